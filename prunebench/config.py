@@ -1,0 +1,120 @@
+"""Configuration: schema validation, defaults, and the checks that need the method registry.
+
+Every problem is reported as one `ConfigError` line naming the key at fault.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .methods import REGISTRY, ProxyPlan, get_method
+from .settings import TrainSettings
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+@cache
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _where(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "top level"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _where(error.absolute_path)
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        keys = re.findall(r"'([^']+)'", error.message.split("(")[-1]) or ["?"]
+        prefix = "" if where == "top level" else f"{where}."
+        return f"config: unknown key {', '.join(prefix + k for k in keys)}"
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)'", error.message)[:1] or ["?"]
+        prefix = "" if where == "top level" else f"{where}."
+        return f"config: missing key {prefix}{missing[0]}"
+    return f"config: {where}: {error.message}"
+
+
+def _fill_defaults(node: Any, node_schema: dict, root: dict) -> Any:
+    """Fill `default:` values from the schema into dicts, following local $refs."""
+    if not isinstance(node, dict):
+        return node
+    properties = dict(node_schema.get("properties", {}))
+    if "$ref" in node_schema:
+        referenced = root["$defs"][node_schema["$ref"].split("/")[-1]]
+        properties = {**referenced.get("properties", {}),
+                      **{k: {**referenced.get("properties", {}).get(k, {}), **v} for k, v in properties.items()}}
+    for key, sub in properties.items():
+        if key not in node and "default" in sub:
+            node[key] = copy.deepcopy(sub["default"])
+        if key in node:
+            node[key] = _fill_defaults(node[key], sub, root)
+    return node
+
+
+def validate_config(config: dict) -> dict:
+    """A copy of `config` with defaults filled in; raises ConfigError on the first problem."""
+    root = schema()
+    errors = list(jsonschema.Draft202012Validator(root).iter_errors(config))
+    if errors:
+        raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
+    cfg = _fill_defaults(copy.deepcopy(config), root, root)
+
+    if cfg["dataset"]["root"] is not None and not Path(cfg["dataset"]["root"]).is_dir():
+        raise ConfigError(f"config: dataset.root: {cfg['dataset']['root']} is not a folder")
+    for name in cfg["methods"]:
+        if name not in REGISTRY:
+            raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
+    for name in cfg["method_params"]:
+        if name not in cfg["methods"]:
+            raise ConfigError(f"config: method_params.{name}: {name!r} is not in methods")
+    if cfg["target"]["budget"] == "steps" and cfg["target"]["steps"] is None:
+        raise ConfigError("config: target.steps: budget 'steps' needs target.steps")
+    plan = proxy_plan(cfg)
+    late = [e for e in plan.snapshot_epochs if e > plan.epochs]
+    if late:
+        raise ConfigError(f"config: proxy.snapshot_epochs: {late} after the last epoch ({plan.epochs})")
+    for name in cfg["methods"]:
+        problems = get_method(name).problems(method_params(cfg, name), plan)
+        if problems:
+            raise ConfigError(f"config: method_params.{problems[0]}")
+    return cfg
+
+
+def load_config(path: str | Path) -> dict:
+    """Read and validate a YAML config file."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"config: cannot read {path}: {err}") from None
+    return validate_config(raw or {})
+
+
+def proxy_plan(cfg: dict) -> ProxyPlan:
+    return ProxyPlan(epochs=cfg["proxy"]["epochs"], snapshot_epochs=tuple(cfg["proxy"]["snapshot_epochs"]))
+
+
+def method_params(cfg: dict, name: str) -> dict:
+    return get_method(name).params(cfg["method_params"].get(name))
+
+
+def train_settings(section: dict, augment_default: bool) -> TrainSettings:
+    """TrainSettings from the proxy or target section; augment None takes the dataset's default."""
+    values = dict(section)
+    if values.get("augment") is None:
+        values["augment"] = augment_default
+    return TrainSettings.from_dict(values)

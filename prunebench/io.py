@@ -1,0 +1,98 @@
+"""Atomic writes and checked reads for every file the pipeline produces.
+
+Every writer goes through a temporary name in the destination folder and an
+atomic rename, so a killed job never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class DataError(ValueError):
+    """A file on disk is missing, damaged or does not hold what it should."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_table(table: pa.Table, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    """Write `table` as Parquet; `metadata` values are stored as JSON under their keys."""
+    if metadata:
+        encoded = {k.encode(): json.dumps(v, sort_keys=True).encode() for k, v in metadata.items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **encoded})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """Read a Parquet file, naming the file in one line if it is missing or damaged."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(f"{path}: not a readable Parquet file ({err})") from None
+
+
+def table_metadata(table: pa.Table) -> dict[str, Any]:
+    """The JSON metadata written by `write_table` (pandas' own key is skipped)."""
+    raw = table.schema.metadata or {}
+    return {k.decode(): json.loads(v) for k, v in raw.items() if not k.startswith(b"pandas")}
+
+
+def require_columns(table: pa.Table, columns: list[str], path: str | os.PathLike) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+
+
+def matrix_column(values: np.ndarray) -> pa.FixedSizeListArray:
+    """An (N, T) array as a fixed-size list column, one row per sample."""
+    values = np.ascontiguousarray(values)
+    n, t = values.shape
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+
+
+def column_matrix(table: pa.Table, name: str) -> np.ndarray:
+    """A fixed-size list column as an (N, T) numpy array, without copying when possible."""
+    column = table.column(name).combine_chunks()
+    if not pa.types.is_fixed_size_list(column.type):
+        raise DataError(f"column {name!r} is {column.type}, expected a fixed-size list")
+    flat = column.values.to_numpy(zero_copy_only=False)
+    return flat.reshape(len(column), column.type.list_size)
+
+
+def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: not valid JSON ({err})") from None

@@ -1,0 +1,143 @@
+"""One function per pipeline step, from input paths to output paths.
+
+The workflow scripts call these; they know nothing of Snakemake, so each step
+can also be run from Python or a test. Training and plotting modules are
+imported inside the steps that use them: importing torch and matplotlib costs
+seconds, and scoring and selection jobs are many and short.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .config import train_settings
+from .datasets import get_dataset, open_cache, save_cache, verify
+from .io import read_table, require_columns, table_metadata, write_json, write_table
+from .methods import ProxyPlan, get_method
+from .results import aggregate as aggregate_results
+from .results import write_results
+from .selection import SUBSET_COLUMNS, select_rows, subset_table
+from .signals import Signals
+from .splits import SPLIT_COLUMNS, rows_of
+from .splits import make_split as draw_split
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data(dataset: dict, out_dir: str | os.PathLike) -> None:
+    """Load, verify and cache the dataset described by the config's `dataset` section."""
+    spec = get_dataset(dataset["name"])
+    data = spec.load(dataset["root"], dataset["download_root"], **dataset.get("options", {}))
+    verify(data, dataset["name"])
+    save_cache(data, out_dir, dataset["name"])
+    log.info("cached %s: %d train, %d test, %d classes, images %s", dataset["name"], len(data.train_labels),
+             len(data.test_labels), data.num_classes, data.train_images.shape[1:])
+
+
+def make_split(data_dir, split: dict, seed: int, out: str | os.PathLike) -> None:
+    data, meta = open_cache(data_dir)
+    table = draw_split(np.asarray(data.train_labels), data.num_classes, split["query_fraction"], seed,
+                       split["label_noise"], split["max_samples"])
+    write_table(table, out, {**split, "seed": seed, "num_classes": data.num_classes, "dataset": meta["name"]})
+    log.info("split seed %d: %d pool, %d query, %d noisy labels", seed, (np.asarray(table["role"]) == "pool").sum(),
+             (np.asarray(table["role"]) == "query").sum(), np.asarray(table["noisy"]).sum())
+
+
+def _read_split(path) -> pa.Table:
+    table = read_table(path)
+    require_columns(table, SPLIT_COLUMNS, path)
+    return table
+
+
+def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_dir: str | os.PathLike) -> None:
+    """Train the proxy on the pool and write dynamics, snapshots and weights into `out_dir`.
+
+    A checkpoint is kept in `out_dir` after every epoch and removed once the outputs are written.
+    """
+    from .proxy import train_proxy as run_proxy
+    from .proxy import write_proxy_run
+    from .training import resolve_device
+
+    data, meta = open_cache(data_dir)
+    split = _read_split(split_path)
+    pool_index, pool_labels = rows_of(split, "pool")
+    query_index, query_labels = rows_of(split, "query")
+    settings = train_settings(proxy, meta["augment"])
+    checkpoint = Path(out_dir) / "checkpoint.pt"
+    run = run_proxy(data, meta["mean"], meta["std"], pool_index, pool_labels, query_index, query_labels,
+                    proxy["arch"], settings, seed, resolve_device(device), tuple(proxy["snapshot_epochs"]),
+                    checkpoint=checkpoint, log_in_training=proxy["log_in_training"])
+    write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
+                                   "dataset": meta["name"]})
+    checkpoint.unlink(missing_ok=True)
+    log.info("proxy done: train %.1fs, eval pass %.1fs", run.seconds["train"], run.seconds["eval"])
+
+
+def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, seed: int,
+          out: str | os.PathLike) -> None:
+    """Score every pool sample with `method`; the table keeps the method's own score semantics."""
+    spec = get_method(method)
+    signals = Signals(_read_split(split_path), proxy_dir)
+    scores = np.asarray(spec.score(signals, params, seed, plan), dtype=np.float64)
+    if scores.shape != signals.labels.shape:
+        raise ValueError(f"{method}: returned {scores.shape} scores for {len(signals.labels)} pool samples")
+    table = pa.table({"index": pa.array(signals.index, pa.int64()), "label": pa.array(signals.labels, pa.int64()),
+                      "score": pa.array(scores, pa.float64())})
+    write_table(table, out, {"method": method, "params": params, "seed": seed, "signals": list(spec.signals),
+                             "keep": params["keep"], "balanced": params["balanced"]})
+    log.info("%s seed %d: scored %d samples (min %.4g, max %.4g)", method, seed, len(scores), scores.min(),
+             scores.max())
+
+
+def select(scores_path, fraction: float, out: str | os.PathLike) -> None:
+    """Write the subset at `fraction` from a score table (its metadata says how to rank)."""
+    table = read_table(scores_path)
+    require_columns(table, ["index", "label", "score"], scores_path)
+    meta = table_metadata(table)
+    index = table.column("index").to_numpy()
+    labels = table.column("label").to_numpy()
+    rows = select_rows(table.column("score").to_numpy(), labels, index, fraction, meta["keep"], meta["balanced"])
+    write_table(subset_table(rows, index, labels), out,
+                {"method": meta["method"], "fraction": fraction, "seed": meta["seed"], "k": len(rows),
+                 "params": meta["params"]})
+    log.info("%s fraction %g seed %d: kept %d of %d", meta["method"], fraction, meta["seed"], len(rows), len(index))
+
+
+def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
+                 out: str | os.PathLike) -> None:
+    """Train `arch` from scratch on one subset and write one result record (JSON)."""
+    from .target import train_target as run_target
+    from .training import resolve_device
+
+    data, meta = open_cache(data_dir)
+    subset = read_table(subset_path)
+    require_columns(subset, SUBSET_COLUMNS, subset_path)
+    info = table_metadata(subset)
+    settings = train_settings(target, meta["augment"])
+    result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
+                        subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,
+                        seed, resolve_device(device))
+    record = {"dataset": meta["name"], "arch": arch, "method": info["method"], "fraction": info["fraction"],
+              "seed": seed, "k": info["k"], "budget": settings.budget, "proxy_arch": proxy_arch, **result}
+    write_json(record, out)
+    log.info("%s %s f=%g seed %d: test accuracy %.4f", arch, info["method"], info["fraction"], seed,
+             result["test_accuracy"])
+
+
+def aggregate(result_paths: list, parquet_out, csv_out) -> None:
+    frame = aggregate_results(result_paths)
+    write_results(frame, parquet_out, csv_out)
+    log.info("aggregated %d runs", len(frame))
+
+
+def report(results_path, out_dir, config: dict) -> None:
+    from .report import write_report
+
+    frame = read_table(results_path).to_pandas()
+    outputs = write_report(frame, out_dir, config)
+    log.info("report written: %s", outputs["html"])

@@ -1,0 +1,34 @@
+"""Process set-up shared by every pipeline step: logging, threads, one-line failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from .io import DataError
+
+
+def setup(log_path: str | None = None, threads: int = 1) -> None:
+    """Log to `log_path` (and stderr) and cap CPU threads for torch and BLAS.
+
+    Threads are set through the environment so steps that never import torch
+    (scoring, selection, report) do not pay for importing it.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_path:
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
+                        handlers=handlers, force=True)
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = str(max(1, int(threads)))
+
+
+def run_step(step, log_path: str | None, threads: int = 1, **kwargs) -> None:
+    """Run one pipeline step; a known failure ends the process with one line naming what is wrong."""
+    setup(log_path, threads)
+    try:
+        step(**kwargs)
+    except (DataError, ValueError, KeyError) as err:
+        logging.getLogger(step.__module__).error("%s: %s", step.__name__, err)
+        sys.exit(1)

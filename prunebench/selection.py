@@ -1,0 +1,56 @@
+"""Turn one score per sample into a subset: preference order, exact budgets, subset table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .budgets import class_budgets, total_budget
+
+SUBSET_COLUMNS = ["index", "label", "weight", "rank"]
+
+
+def preference_order(scores: np.ndarray, index: np.ndarray, keep: str = "highest") -> np.ndarray:
+    """Row positions from most to least preferred; ties go to the lower dataset index."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.isnan(scores).any():
+        raise ValueError(f"{int(np.isnan(scores).sum())} scores are NaN")
+    key = -scores if keep == "highest" else scores
+    return np.lexsort((index, key))
+
+
+def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fraction: float,
+                keep: str = "highest", balanced: bool = True) -> np.ndarray:
+    """Rows of the chosen subset, in preference order.
+
+    fraction: kept share of the pool, in (0, 1].
+    balanced: per-class budgets round(f * n_c) by largest remainder (total exactly
+        round(f * N)); otherwise the top round(f * N) of one global ranking.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    order = preference_order(scores, index, keep)
+    if not balanced:
+        return order[:total_budget(len(order), fraction)]
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    budgets = dict(zip(classes, class_budgets(counts, fraction)))
+    ordered_labels = labels[order]
+    # position of each row within its own class's ranking
+    within = np.empty(len(order), dtype=np.int64)
+    for c in classes:
+        mask = ordered_labels == c
+        within[mask] = np.arange(mask.sum())
+    limit = np.array([budgets[c] for c in ordered_labels])
+    return order[within < limit]
+
+
+def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,
+                 weights: np.ndarray | None = None) -> pa.Table:
+    """The subset contract: index, label, weight, rank (0 = most preferred)."""
+    return pa.table({
+        "index": pa.array(index[rows], pa.int64()),
+        "label": pa.array(np.asarray(labels)[rows], pa.int64()),
+        "weight": pa.array(np.ones(len(rows)) if weights is None else weights, pa.float64()),
+        "rank": pa.array(np.arange(len(rows)), pa.int64()),
+    })

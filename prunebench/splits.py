@@ -1,0 +1,55 @@
+"""Per-seed split of the official training set into a candidate pool and a query set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .budgets import class_budgets
+
+SPLIT_COLUMNS = ["index", "label", "role", "clean_label", "noisy"]
+
+
+def make_split(labels: np.ndarray, num_classes: int, query_fraction: float = 0.1, seed: int = 0,
+               label_noise: float = 0.0, max_samples: int | None = None) -> pa.Table:
+    """A class-balanced held-out query set and the candidate pool, one row per sample.
+
+    labels: official training labels.
+    query_fraction: share of each class held out as the query (validation) set.
+    seed: fixes the draw of the query set, the optional slice and the noise.
+    label_noise: share of pool samples whose label is replaced by a uniformly drawn
+        other class (symmetric noise); the query set stays clean.
+    max_samples: if set, first keep a class-stratified random slice of this size.
+    """
+    rng = np.random.default_rng([seed, 0x5B1])
+    labels = np.asarray(labels, dtype=np.int64)
+    by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
+    if max_samples is not None and max_samples < len(labels):
+        keep = class_budgets(np.array([len(ix) for ix in by_class]), max_samples / len(labels))
+        by_class = [ix[:k] for ix, k in zip(by_class, keep)]
+    query_sizes = class_budgets(np.array([len(ix) for ix in by_class]), query_fraction)
+    query = np.concatenate([ix[:k] for ix, k in zip(by_class, query_sizes)])
+    pool = np.concatenate([ix[k:] for ix, k in zip(by_class, query_sizes)])
+
+    index = np.sort(np.concatenate([query, pool]))
+    role = np.where(np.isin(index, query), "query", "pool")
+    clean = labels[index]
+    noisy_label = clean.copy()
+    if label_noise > 0:
+        pool_rows = np.flatnonzero(role == "pool")
+        flipped = np.sort(rng.choice(pool_rows, size=int(round(label_noise * len(pool_rows))), replace=False))
+        # shift by 1..C-1 so the new label is always a different class
+        noisy_label[flipped] = (clean[flipped] + rng.integers(1, num_classes, size=len(flipped))) % num_classes
+    return pa.table({
+        "index": pa.array(index, pa.int64()),
+        "label": pa.array(noisy_label, pa.int64()),
+        "role": pa.array(role, pa.string()),
+        "clean_label": pa.array(clean, pa.int64()),
+        "noisy": pa.array(noisy_label != clean, pa.bool_()),
+    })
+
+
+def rows_of(split: pa.Table, role: str) -> tuple[np.ndarray, np.ndarray]:
+    """Dataset indices and (possibly noisy) labels of one role, in index order."""
+    mask = np.asarray(split.column("role").to_pylist()) == role
+    return (split.column("index").to_numpy()[mask], split.column("label").to_numpy()[mask])

@@ -1,0 +1,26 @@
+rule prepare_data:
+    output:
+        directory(f"{OUT}/data"),
+    params:
+        dataset=CFG["dataset"],
+    log:
+        f"{OUT}/logs/prepare_data.log",
+    benchmark:
+        f"{OUT}/benchmarks/prepare_data.tsv"
+    script:
+        "../workflow_scripts/prepare_data.py"
+
+
+rule make_split:
+    input:
+        data=f"{OUT}/data",
+    output:
+        f"{OUT}/split/seed{{seed}}.parquet",
+    params:
+        split=CFG["split"],
+    log:
+        f"{OUT}/logs/make_split/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/make_split/seed{{seed}}.tsv"
+    script:
+        "../workflow_scripts/make_split.py"

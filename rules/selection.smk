@@ -1,0 +1,27 @@
+rule score:
+    input:
+        unpack(score_inputs),
+    output:
+        f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
+    params:
+        method_params=lambda wildcards: method_params(CFG, wildcards.method),
+        plan=PLAN,
+    log:
+        f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/score/{{method}}/seed{{seed}}.tsv"
+    script:
+        "../workflow_scripts/score.py"
+
+
+rule select:
+    input:
+        scores=f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
+    output:
+        f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+    log:
+        f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/select/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+    script:
+        "../workflow_scripts/select.py"

@@ -1,0 +1,20 @@
+rule train_target:
+    input:
+        data=f"{OUT}/data",
+        subset=f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+    output:
+        f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
+    params:
+        target=CFG["target"],
+        device=CFG["device"],
+        proxy_arch=CFG["proxy"]["arch"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    log:
+        f"{OUT}/logs/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+    script:
+        "../workflow_scripts/train_target.py"

@@ -1,0 +1,6 @@
+from prunebench import pipeline
+from prunebench.runtime import run_step
+
+run_step(pipeline.select, snakemake.log[0], snakemake.threads,
+         scores_path=snakemake.input.scores,
+         fraction=float(snakemake.wildcards.fraction), out=snakemake.output[0])
