@@ -44,7 +44,9 @@ class ProxyRun:
 
 
 def _buffers(epochs: int, n: int, device: torch.device) -> dict[str, torch.Tensor]:
-    return {name: torch.zeros(epochs, n, dtype=SIGNAL_DTYPES[name], device=device) for name in SIGNALS}
+    """(epochs, n) buffers, NaN (or -1 for correctness) until written, so a gap cannot pass for a value."""
+    return {name: torch.full((epochs, n), -1 if name == "correct" else float("nan"), dtype=SIGNAL_DTYPES[name],
+                             device=device) for name in SIGNALS}
 
 
 def _fingerprint(*parts) -> str:

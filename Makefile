@@ -1,0 +1,38 @@
+# prunebench: `make run` runs the default benchmark end to end, `make test` runs the tests.
+# Both set up everything first: a virtual environment with the pinned packages, and
+# Fashion-MNIST from Debian's dataset-fashion-mnist when apt is usable (else the
+# workflow downloads it with torchvision).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+REPORT := results/fashion_mnist/report/index.html
+
+.PHONY: run test setup fashion-mnist lint clean
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Report: $(abspath $(REPORT))"
+
+test: setup
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed fashion-mnist
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+fashion-mnist:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; } \
+			|| echo "Could not install dataset-fashion-mnist; the workflow will download Fashion-MNIST."; \
+	fi
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf results .snakemake

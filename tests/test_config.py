@@ -1,0 +1,75 @@
+"""Bad configuration fails before anything runs, with one line naming the problem."""
+
+import copy
+
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+from prunebench.config import ConfigError, load_config, validate_config
+
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def with_changes(**changes):
+    config = copy.deepcopy(DEFAULT)
+    for dotted, value in changes.items():
+        node, *path = dotted.split("__")
+        target = config
+        for key in [node, *path][:-1]:
+            target = target[key]
+        target[[node, *path][-1]] = value
+    return config
+
+
+def test_the_shipped_configs_are_valid():
+    cfg = validate_config(DEFAULT)
+    assert cfg["proxy"]["momentum"] == 0.9  # defaults are filled in from the schema
+    assert cfg["split"]["max_samples"] is None
+    for path in (REPO / "configs").glob("*.yaml"):
+        validate_config({**DEFAULT, **yaml.safe_load(path.read_text())})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"methods": ["random", "cld", "nope"]}, "config: methods: unknown method 'nope'; known: random, full, cld"),
+    ({"fractions": [0.1, 1.5]}, "config: fractions[1]: 1.5 is greater than the maximum of 1"),
+    ({"fractions": [0.0]}, "config: fractions[0]: 0.0 is less than or equal to the minimum of 0"),
+    ({"colour": "blue"}, "config: unknown key colour"),
+    ({"proxy__epocs": 3}, "config: unknown key proxy.epocs"),
+    ({"dataset__name": "mnist"}, "config: dataset.name: 'mnist' is not one of"),
+    ({"dataset__root": "/no/such/folder"}, "config: dataset.root: /no/such/folder is not a folder"),
+    ({"method_params": {"el2n": {"epoch": 5}}}, "config: method_params.el2n: epoch=5 has no proxy snapshot"),
+    ({"method_params": {"aum": {"window": 3}}}, "config: method_params.aum: unknown parameter(s) window"),
+    ({"method_params": {"dual": {}}}, "config: method_params.dual: 'dual' is not in methods"),
+    ({"target__budget": "steps"}, "config: target.steps: budget 'steps' needs target.steps"),
+    ({"proxy__snapshot_epochs": [20]}, "config: proxy.snapshot_epochs: [20] after the last epoch (8)"),
+])
+def test_each_problem_is_one_line_naming_it(changes, message):
+    with pytest.raises(ConfigError) as caught:
+        validate_config(with_changes(**changes))
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_dataset_is_named():
+    config = copy.deepcopy(DEFAULT)
+    del config["dataset"]
+    with pytest.raises(ConfigError, match="^config: missing key dataset$"):
+        validate_config(config)
+
+
+def test_unreadable_config_file_is_named(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("methods: [random\n")
+    with pytest.raises(ConfigError, match="config: cannot read .*bad.yaml"):
+        load_config(bad)
+
+
+def test_snakemake_stops_on_a_bad_config_with_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fractions: [0.1, 2]\nmethods: [random, nope]\n")
+    done = snakemake(tmp_path, "--configfile", str(bad), "--cores", "1", check=False)
+    assert done.returncode != 0
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("config:")]
+    assert lines == ["config: fractions[1]: 2 is greater than the maximum of 1"]
+    assert not (tmp_path / "results").exists()

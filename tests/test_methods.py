@@ -1,0 +1,143 @@
+"""Each method against properties its paper states, on synthetic signals with planted answers."""
+
+import numpy as np
+import pytest
+
+from prunebench.methods import REGISTRY, ProxyPlan, get_method
+from prunebench.methods.baselines import random_scores
+from prunebench.methods.cld import cld_scores
+from prunebench.methods.dynamics import aum_scores, el2n_scores, forgetting_scores
+from prunebench.methods.uncertainty import entropy_scores
+from prunebench.selection import select_rows
+
+RNG = np.random.default_rng(0)
+
+
+def planted_losses(n_per_class=60, classes=3, epochs=12, mislabeled=8, seed=0):
+    """Eval losses where clean samples learn with their class and planted mislabeled ones get worse.
+
+    Returns pool losses (N, T), pool labels, query losses (M, T), query labels, mislabeled rows.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(epochs)
+    labels = np.repeat(np.arange(classes), n_per_class)
+    rates = 0.15 + 0.1 * np.arange(classes)  # each class learns at its own pace
+    curve = 2.3 * np.exp(-rates[labels, None] * t)
+    pool = curve * rng.uniform(0.7, 1.3, size=(len(labels), 1)) + 0.02 * rng.standard_normal((len(labels), epochs))
+    bad = rng.choice(len(labels), size=mislabeled, replace=False)
+    # the better the model learns their (given) class, the worse they fit: loss rises as the class's falls
+    pool[bad] = 3.0 - 0.8 * curve[bad] + 0.02 * rng.standard_normal((mislabeled, epochs))
+    query_labels = np.repeat(np.arange(classes), 10)
+    query = 2.3 * np.exp(-rates[query_labels, None] * t) + 0.01 * rng.standard_normal((len(query_labels), epochs))
+    return pool, labels, query, query_labels, bad
+
+
+def test_cld_ranks_planted_mislabeled_samples_at_the_bottom_of_their_class():
+    pool, labels, query, query_labels, bad = planted_losses()
+    scores = cld_scores(pool, labels, query, query_labels)
+    clean = np.setdiff1d(np.arange(len(labels)), bad)
+    assert scores[bad].max() < scores[clean].min()
+    assert scores[clean].min() > 0.5 and scores[bad].max() < 0  # learning with the class vs against it
+    rows = select_rows(scores, labels, np.arange(len(labels)), 0.5, keep="highest", balanced=True)
+    assert not set(rows) & set(bad)
+
+
+def test_cld_is_the_pearson_correlation_of_loss_differences():
+    pool = RNG.random((20, 9))
+    labels = np.zeros(20, dtype=int)
+    query = RNG.random((5, 9))
+    reference = np.diff(query.mean(axis=0))
+    expected = [np.corrcoef(np.diff(row), reference)[0, 1] for row in pool]
+    np.testing.assert_allclose(cld_scores(pool, labels, query, np.zeros(5, dtype=int)), expected, atol=1e-12)
+
+
+def test_cld_constant_trajectories_score_zero_and_blocks_do_not_change_the_answer():
+    pool = RNG.random((50, 6))
+    pool[0] = 1.0
+    labels = RNG.integers(0, 2, 50)
+    query, query_labels = RNG.random((10, 6)), np.repeat([0, 1], 5)
+    whole = cld_scores(pool, labels, query, query_labels)
+    assert whole[0] == 0.0
+    np.testing.assert_array_equal(whole, cld_scores(pool, labels, query, query_labels, block=7))
+
+
+def test_cld_needs_every_class_in_the_query_set():
+    with pytest.raises(ValueError, match="class 1 has no query samples"):
+        cld_scores(RNG.random((4, 5)), np.array([0, 0, 1, 1]), RNG.random((2, 5)), np.array([0, 0]))
+
+
+def test_forgetting_counts_correct_to_wrong_transitions_and_never_learned_rank_first():
+    correct = np.array([
+        [1, 1, 1, 1, 1, 1],  # unforgettable
+        [1, 0, 1, 0, 1, 1],  # forgotten twice
+        [0, 1, 1, 0, 1, 1],  # forgotten once (learning late is no event)
+        [0, 0, 0, 0, 0, 0],  # never learned
+    ])
+    scores = forgetting_scores(correct)
+    assert scores.tolist() == [0, 2, 1, 6]
+    order = select_rows(scores, np.zeros(4, dtype=int), np.arange(4), 1.0)
+    assert order.tolist() == [3, 1, 2, 0]
+
+
+def test_aum_puts_planted_mislabeled_samples_lowest():
+    epochs, n = 15, 200
+    margins = RNG.normal(2.0, 1.0, size=(n, epochs)) + np.linspace(0, 3, epochs)
+    bad = np.arange(0, n, 20)
+    margins[bad] = RNG.normal(-2.0, 1.0, size=(len(bad), epochs))  # another class always wins
+    scores = aum_scores(margins)
+    assert scores[bad].max() < np.delete(scores, bad).min()
+    np.testing.assert_allclose(scores, margins.mean(axis=1))
+
+
+def test_el2n_is_the_error_norm_and_mislabeled_score_highest():
+    labels = np.array([0, 1, 2, 0])
+    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
+    scores = el2n_scores(probs, labels)
+    np.testing.assert_allclose(scores[0], np.sqrt(0.1**2 + 2 * 0.05**2))
+    np.testing.assert_allclose(scores[3], np.sqrt(2))  # confidently wrong: the maximum possible
+    assert scores.argmax() == 3
+
+
+def test_entropy_is_highest_for_uniform_predictions():
+    probs = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    scores = entropy_scores(probs)
+    np.testing.assert_allclose(scores, [0.0, np.log(2), np.log(3)], atol=1e-9)
+
+
+def test_random_selection_is_uniform_and_nested_across_fractions():
+    labels = np.repeat(np.arange(4), 250)
+    index = np.arange(1000)
+    hits = np.zeros(1000)
+    for seed in range(200):
+        scores = random_scores(1000, seed)
+        small = select_rows(scores, labels, index, 0.1)
+        large = select_rows(scores, labels, index, 0.3)
+        assert set(small) <= set(large)
+        hits[large] += 1
+    # each sample is kept with probability 0.3: 200 draws, mean 60, sd ~6.5
+    assert abs(hits.mean() - 60) < 1e-9 and hits.min() > 30 and hits.max() < 90
+    assert not np.array_equal(random_scores(1000, 0), random_scores(1000, 1))
+
+
+def test_registry_describes_every_method():
+    assert {"random", "full", "cld", "forgetting", "el2n", "aum", "entropy"} <= set(REGISTRY)
+    for method in REGISTRY.values():
+        assert method.keep in ("highest", "lowest")
+        assert method.paper
+    with pytest.raises(KeyError, match="unknown method 'nope'; known: random"):
+        get_method("nope")
+
+
+def test_registry_rejects_parameters_the_proxy_cannot_serve():
+    plan = ProxyPlan(epochs=8, snapshot_epochs=(2,))
+    el2n = get_method("el2n")
+    assert el2n.problems(el2n.params(), plan) == []
+    assert el2n.proxy_files(el2n.params({"epoch": 8}), plan) == ["snapshot_epoch8.parquet"]
+    assert "el2n: epoch=5 has no proxy snapshot; allowed: [2, 8]" in el2n.problems(el2n.params({"epoch": 5}), plan)[0]
+    assert "unknown parameter(s) window" in el2n.problems(el2n.params({"window": 3}), plan)[0]
+    assert get_method("cld").problems(get_method("cld").params(), ProxyPlan(2, ()))[0].startswith(
+        "cld: needs at least 3 logged proxy epochs")
+    aum = get_method("aum")
+    assert "keep must be 'highest' or 'lowest'" in aum.problems(aum.params({"keep": "top"}), plan)[0]
+    assert get_method("random").proxy_files({}, plan) == []
+    assert get_method("cld").proxy_files({}, plan) == ["dynamics_eval.parquet"]

@@ -1,0 +1,119 @@
+"""The smoke config through real Snakemake on a real Fashion-MNIST slice."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import SMOKE, snakemake
+from prunebench.budgets import class_budgets, total_budget
+from prunebench.config import validate_config
+from prunebench.methods import get_method
+
+pytestmark = pytest.mark.pipeline
+
+
+def smoke_config():
+    import yaml
+
+    from conftest import REPO
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    smoke = yaml.safe_load(SMOKE.read_text())
+    for key, value in smoke.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+    return validate_config(base)
+
+
+def planned_jobs(workdir, *args):
+    """Job counts per rule from a dry run."""
+    done = snakemake(workdir, "--configfile", str(SMOKE), "-n", *args)
+    stats = done.stdout.split("Job stats:")[-1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}
+
+
+def test_results_table_has_one_row_per_target_run(smoke_results):
+    cfg = smoke_config()
+    frame = pd.read_parquet(smoke_results / "results.parquet")
+    expected = sum(1 if get_method(m).full_only else len(cfg["fractions"]) for m in cfg["methods"])
+    assert len(frame) == expected * len(cfg["seeds"])
+    assert set(frame["method"]) == set(cfg["methods"])
+    assert frame["test_accuracy"].between(0, 1).all()
+    assert (frame["test_accuracy_best"] >= frame["test_accuracy"]).all()
+    assert frame["per_class_accuracy"].map(len).eq(10).all()
+    full = frame.loc[frame["method"] == "full"].iloc[0]
+    assert full["fraction"] == 1 and full["k"] == 2700  # 3,000-sample slice less the 10% query set
+    assert full["test_accuracy"] > frame.loc[frame["fraction"] == 0.1, "test_accuracy"].max()
+    csv = pd.read_csv(smoke_results / "results.csv")
+    assert len(csv) == len(frame)
+
+
+def test_subsets_are_unique_pool_samples_with_exact_budgets(smoke_results):
+    cfg = smoke_config()
+    split = pq.read_table(smoke_results / "split" / "seed0.parquet").to_pandas()
+    pool = split[split["role"] == "pool"]
+    pool_counts = np.bincount(pool["label"], minlength=10)
+    for method in cfg["methods"]:
+        spec = get_method(method)
+        for fraction in ([1.0] if spec.full_only else cfg["fractions"]):
+            table = pq.read_table(smoke_results / "subsets" / method / f"{fraction:g}" / "seed0.parquet")
+            meta = {k.decode(): json.loads(v) for k, v in table.schema.metadata.items()}
+            subset = table.to_pandas()
+            assert list(subset.columns) == ["index", "label", "weight", "rank"]
+            assert subset["index"].is_unique and subset["index"].isin(pool["index"]).all()
+            assert (subset["label"].values == pool.set_index("index").loc[subset["index"], "label"].values).all()
+            assert meta["method"] == method and meta["fraction"] == fraction and meta["k"] == len(subset)
+            if spec.balanced:
+                assert np.bincount(subset["label"], minlength=10).tolist() == class_budgets(pool_counts, fraction).tolist()
+            else:
+                assert len(subset) == total_budget(len(pool), fraction)
+
+
+def test_every_rule_logged_and_benchmarked(smoke_results):
+    for rule in ("prepare_data", "make_split", "train_proxy", "score", "select", "train_target", "aggregate", "report"):
+        assert list((smoke_results / "benchmarks").glob(f"{rule}*")) or list((smoke_results / "benchmarks" / rule).rglob("*.tsv")), rule
+        assert list((smoke_results / "logs").glob(f"{rule}*")), rule
+    log = (smoke_results / "logs" / "train_proxy" / "seed0.log").read_text()
+    assert "epoch 4/4" in log
+
+
+def test_report_page_table_and_figure(smoke_results):
+    page = (smoke_results / "report" / "index.html").read_text()
+    assert "data:image/png;base64," in page and "<table" in page
+    summary = (smoke_results / "report" / "summary.md").read_text()
+    for method in smoke_config()["methods"]:
+        assert f"| {method} |" in summary
+    png = (smoke_results / "report" / "accuracy_vs_fraction_small_cnn.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_a_second_run_gives_byte_identical_subsets_and_the_same_results(smoke_run, smoke_results, tmp_path):
+    snakemake(tmp_path, "--configfile", str(SMOKE), "--cores", "2")
+    again = tmp_path / "results" / "fashion_mnist"
+    subsets = sorted(p.relative_to(smoke_results) for p in (smoke_results / "subsets").rglob("*.parquet"))
+    assert subsets
+    for path in subsets:
+        assert (again / path).read_bytes() == (smoke_results / path).read_bytes(), path
+    for name in ("split/seed0.parquet", "proxy/seed0/dynamics_eval.parquet", "scores/cld/seed0.parquet"):
+        assert (again / name).read_bytes() == (smoke_results / name).read_bytes(), name
+    first = pd.read_parquet(smoke_results / "results.parquet").drop(columns="wall_seconds")
+    second = pd.read_parquet(again / "results.parquet").drop(columns="wall_seconds")
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_forcing_one_methods_scores_reruns_only_its_branch(smoke_run):
+    jobs = planned_jobs(smoke_run, "--forcerun", "results/fashion_mnist/scores/cld/seed0.parquet")
+    assert jobs == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1, "all": 1}
+
+
+def test_regenerating_the_report_reruns_nothing_upstream(smoke_run):
+    assert planned_jobs(smoke_run) == {}  # everything is up to date
+    assert planned_jobs(smoke_run, "--forcerun", "aggregate") == {"aggregate": 1, "report": 1, "all": 1}
+
+
+def test_snakemake_report_is_built(smoke_run):
+    snakemake(smoke_run, "--configfile", str(SMOKE), "--report", "report.html")
+    page = (smoke_run / "report.html").read_text()
+    assert "accuracy_vs_fraction_small_cnn.png" in page and "summary.md" in page
