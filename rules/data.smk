@@ -7,6 +7,8 @@ rule prepare_data:
         f"{OUT}/logs/prepare_data.log",
     benchmark:
         f"{OUT}/benchmarks/prepare_data.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/prepare_data.py"
 
@@ -22,5 +24,7 @@ rule make_split:
         f"{OUT}/logs/make_split/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/make_split/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/make_split.py"

@@ -18,5 +18,7 @@ rule train_proxy:
         f"{OUT}/logs/train_proxy/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_proxy/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/train_proxy.py"

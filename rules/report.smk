@@ -8,6 +8,8 @@ rule aggregate:
         f"{OUT}/logs/aggregate.log",
     benchmark:
         f"{OUT}/benchmarks/aggregate.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/aggregate.py"
 
@@ -33,5 +35,7 @@ rule report:
         f"{OUT}/logs/report.log",
     benchmark:
         f"{OUT}/benchmarks/report.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/report.py"

@@ -10,6 +10,8 @@ rule score:
         f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/score/{{method}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/score.py"
 
@@ -23,5 +25,7 @@ rule select:
         f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/select/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/select.py"

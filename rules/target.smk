@@ -16,5 +16,7 @@ rule train_target:
         f"{OUT}/logs/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
     script:
         "../workflow_scripts/train_target.py"

@@ -155,3 +155,15 @@ def test_a_killed_proxy_resumes_from_its_checkpoint_and_matches_an_uninterrupted
     for key, tensor in straight.model_state.items():
         assert torch.equal(resumed.model_state[key], tensor), key
     np.testing.assert_array_equal(resumed.snapshots[2]["embedding"], straight.snapshots[2]["embedding"])
+
+
+@pytest.mark.parametrize("shape", [(3, 32), (1, 28)])
+def test_models_split_into_features_and_head(shape):
+    channels, size = shape
+    x = torch.randn(2, channels, size, size)
+    for arch, dim in (("small_cnn", 128), ("resnet18", 512)):
+        model = build_model(arch, channels, 10, size, seed=0).eval()
+        assert model.features(x).shape == (2, dim)
+        assert model(x).shape == (2, 10)
+    a, b = build_model("small_cnn", 1, 10, 28, seed=5), build_model("small_cnn", 1, 10, 28, seed=5)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
