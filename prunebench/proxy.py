@@ -19,7 +19,7 @@ from .io import atomic_path, matrix_column, write_table
 from .models import build_model
 from .settings import TrainSettings
 from .signals import PASSES, SIGNALS, proxy_files
-from .training import DeviceData, Trainer, per_sample_signals, predict
+from .training import DeviceData, Trainer, per_sample_signals, predict, stream_seed
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
     pool = DeviceData(data.train_images[pool_index], pool_labels, mean, std, device)
     query = DeviceData(data.train_images[query_index], query_labels, mean, std, device)
     shape = data.train_images.shape
-    model = build_model(arch, shape[3], data.num_classes, shape[1], seed).to(device)
-    trainer = Trainer(model, settings, len(pool), seed)
+    model = build_model(arch, shape[3], data.num_classes, shape[1], stream_seed(seed, "proxy")).to(device)
+    trainer = Trainer(model, settings, len(pool), stream_seed(seed, "proxy"))
     epochs = settings.num_epochs(len(pool))
     train_log, pool_log, query_log = (_buffers(epochs, n, device) for n in (len(pool), len(pool), len(query)))
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
@@ -102,16 +102,13 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
         seconds["train"] += time.perf_counter() - tick
         tick = time.perf_counter()
         keep_snapshot = epoch + 1 in wanted
-        for buffers, part in ((pool_log, pool), (query_log, query)):
-            logits, embedding = predict(model, part, settings.eval_batch_size, embeddings=keep_snapshot)
+        outputs = [predict(model, part, settings.eval_batch_size, embeddings=keep_snapshot) for part in (pool, query)]
+        for buffers, part, (logits, _) in zip((pool_log, query_log), (pool, query), outputs):
             for name, values in per_sample_signals(logits, part.labels).items():
                 buffers[name][epoch] = values
-            if keep_snapshot:
-                snap = snapshots.setdefault(epoch + 1, {"probs": [], "embedding": []})
-                snap["probs"].append(torch.softmax(logits, 1).half().cpu())
-                snap["embedding"].append(embedding.half().cpu())
-        if keep_snapshot:
-            snapshots[epoch + 1] = {k: torch.cat(v) for k, v in snapshots[epoch + 1].items()}
+        if keep_snapshot:  # pool rows, then query rows
+            snapshots[epoch + 1] = {"probs": torch.cat([torch.softmax(z, 1) for z, _ in outputs]).half().cpu(),
+                                    "embedding": torch.cat([h for _, h in outputs]).half().cpu()}
         seconds["eval"] += time.perf_counter() - tick
         accuracy = pool_log["correct"][epoch].float().mean().item()
         query_accuracy = query_log["correct"][epoch].float().mean().item()

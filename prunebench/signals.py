@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .io import DataError, column_matrix, read_table, require_columns, table_metadata
 from .splits import rows_of
@@ -50,9 +51,8 @@ class Signals:
         path = self._file(file)
         table = read_table(path, ["index", "role", *columns])
         require_columns(table, columns, path)
-        mask = np.asarray(table.column("role").to_pylist()) == role
         expected = self.index if role == "pool" else self.query_index
-        table = table.filter(pa.array(mask))
+        table = table.filter(pc.equal(table.column("role"), role))
         if not np.array_equal(table.column("index").to_numpy(), expected):
             raise DataError(f"{path}: {role} rows do not match the split")
         return {c: column_matrix(table, c) for c in columns}

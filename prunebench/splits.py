@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .budgets import class_budgets
 
@@ -51,5 +52,5 @@ def make_split(labels: np.ndarray, num_classes: int, query_fraction: float = 0.1
 
 def rows_of(split: pa.Table, role: str) -> tuple[np.ndarray, np.ndarray]:
     """Dataset indices and (possibly noisy) labels of one role, in index order."""
-    mask = np.asarray(split.column("role").to_pylist()) == role
-    return (split.column("index").to_numpy()[mask], split.column("label").to_numpy()[mask])
+    rows = split.filter(pc.equal(split.column("role"), role))
+    return rows.column("index").to_numpy(), rows.column("label").to_numpy()

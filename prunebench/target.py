@@ -10,7 +10,8 @@ import torch
 
 from .datasets import ImageData
 from .models import build_model
-from .training import DeviceData, Trainer, TrainSettings, predict
+from .settings import TrainSettings
+from .training import DeviceData, Trainer, predict, stream_seed
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     train = DeviceData(data.train_images[index], labels, mean, std, device)
     test = DeviceData(data.test_images, data.test_labels, mean, std, device)
     shape = data.train_images.shape
-    model = build_model(arch, shape[3], data.num_classes, shape[1], seed).to(device)
-    trainer = Trainer(model, settings, len(train), seed)
+    model = build_model(arch, shape[3], data.num_classes, shape[1], stream_seed(seed, f"target/{arch}")).to(device)
+    trainer = Trainer(model, settings, len(train), stream_seed(seed, f"target/{arch}"))
     weighted = not np.allclose(weights, 1.0)
     w = torch.as_tensor(weights, dtype=torch.float32, device=device) if weighted else None
 

@@ -90,6 +90,11 @@ def per_sample_signals(logits: torch.Tensor, labels: torch.Tensor,
     }
 
 
+def stream_seed(seed: int, stream: str) -> int:
+    """An independent seed per purpose, so proxy and target runs of one seed share no random stream."""
+    return int(np.random.SeedSequence([seed, *stream.encode()]).generate_state(1)[0])
+
+
 def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
