@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import shutil
+import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,13 +242,28 @@ def _fashion_mnist(root: str | None = None, download_root: str = "data") -> Imag
     return load_fashion_mnist(download_fashion_mnist(Path(download_root)))
 
 
+CIFAR_ARCHIVES = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
+
+
+def extract_cifar(archive: Path, into: Path) -> None:
+    """Unpack the official tar.gz; the 'data' filter refuses links and paths leaving `into`."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, OSError) as err:
+        raise DataError(f"{archive}: cannot extract ({err})") from None
+
+
 def _cifar(variant: str) -> Callable[..., ImageData]:
     def load(root: str | None = None, download_root: str = "data") -> ImageData:
         base = Path(root or download_root)
         if not (base / CIFAR_LAYOUT[variant][0]).exists():
-            if root:
-                raise DataError(f"{root}: no {CIFAR_LAYOUT[variant][0]} folder there")
-            download_cifar(base, variant)
+            if (base / CIFAR_ARCHIVES[variant]).exists():
+                extract_cifar(base / CIFAR_ARCHIVES[variant], base)
+            elif root:
+                raise DataError(f"{root}: neither {CIFAR_LAYOUT[variant][0]}/ nor {CIFAR_ARCHIVES[variant]} there")
+            else:
+                download_cifar(base, variant)
         return load_cifar(base, variant)
     return load
 

@@ -55,6 +55,9 @@ def accuracy_figure(frame: pd.DataFrame, arch: str):
         if len(full) > 1:
             ax.axhspan(full.mean() - full.std(), full.mean() + full.std(), color="black", alpha=0.08)
     ax.set_xscale("log")
+    fractions = sorted(frame["fraction"].unique())
+    ax.set_xticks(fractions, [f"{100 * f:g}%" for f in fractions])
+    ax.minorticks_off()
     ax.set_xlabel("kept fraction of the candidate pool (log scale)")
     ax.set_ylabel("final-epoch test accuracy (%)")
     ax.set_title(f"{frame['dataset'].iloc[0]}, target {arch}")

@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import pickle
 import shutil
+import tarfile
 
 import numpy as np
 import pytest
@@ -75,6 +76,20 @@ def test_cifar_loader_reads_the_real_on_disk_format(tmp_path, variant, classes):
     assert np.array_equal(data.train_images[0, :, :, 1], first_data[0, 1024:2048].reshape(32, 32))
     assert data.train_labels[:6].tolist() == first_labels
     assert len(data.classes) == classes
+
+
+def test_cifar_registry_loader_extracts_the_official_archive_layout(tmp_path):
+    staging = tmp_path / "staging"
+    write_cifar(staging, "cifar10")
+    with tarfile.open(tmp_path / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(staging / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    shutil.rmtree(staging)
+    # the registry loader extracts, then checks the official checksums, which tiny files cannot match
+    with pytest.raises(DataError, match="cifar-10-batches-py/data_batch_1: checksum mismatch"):
+        get_dataset("cifar10").load(str(tmp_path))
+    assert (tmp_path / "cifar-10-batches-py" / "test_batch").exists()
+    with pytest.raises(DataError, match="neither cifar-100-python/ nor cifar-100-python.tar.gz there"):
+        get_dataset("cifar100").load(str(tmp_path))
 
 
 def test_cifar_checksums_and_foreign_pickles_are_refused(tmp_path):
