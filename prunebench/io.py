@@ -71,8 +71,7 @@ def require_columns(table: pa.Table, columns: list[str], path: str | os.PathLike
 def matrix_column(values: np.ndarray) -> pa.FixedSizeListArray:
     """An (N, T) array as a fixed-size list column, one row per sample."""
     values = np.ascontiguousarray(values)
-    n, t = values.shape
-    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), t)
+    return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), values.shape[1])
 
 
 def column_matrix(table: pa.Table, name: str) -> np.ndarray:
@@ -80,7 +79,7 @@ def column_matrix(table: pa.Table, name: str) -> np.ndarray:
     column = table.column(name).combine_chunks()
     if not pa.types.is_fixed_size_list(column.type):
         raise DataError(f"column {name!r} is {column.type}, expected a fixed-size list")
-    flat = column.values.to_numpy(zero_copy_only=False)
+    flat = column.flatten().to_numpy(zero_copy_only=False)  # a view when the column has no nulls
     return flat.reshape(len(column), column.type.list_size)
 
 

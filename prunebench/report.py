@@ -7,18 +7,18 @@ import html
 import io
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures only go to files
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import yaml
 
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean ± std of final test accuracy (%) per method (rows) and fraction (columns); '–' where missing."""
@@ -76,12 +76,9 @@ def _save_figure(fig, path: Path) -> bytes:
 
 
 def software_versions() -> dict[str, str]:
-    import snakemake
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-            "pandas": pd.__version__, "pyarrow": pa.__version__, "seaborn": sns.__version__,
-            "snakemake": snakemake.__version__}
+    """Versions of the packages that produced the results (read from metadata: no heavy imports)."""
+    packages = ("torch", "torchvision", "numpy", "pandas", "pyarrow", "seaborn", "snakemake", "prunebench")
+    return {"python": platform.python_version(), **{name: metadata.version(name) for name in packages}}
 
 
 def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict) -> dict[str, Path]:
@@ -122,6 +119,4 @@ seeds {', '.join(map(str, sorted(frame['seed'].unique())))}.</p>
 
 
 def _yaml(config: dict) -> str:
-    import yaml
-
     return yaml.safe_dump(config, sort_keys=False)

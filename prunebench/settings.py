@@ -11,7 +11,7 @@ class TrainSettings:
     """Optimisation settings shared by proxy and target training."""
 
     epochs: int = 10  # training epochs; with budget="steps", the steps are spread over as many epochs as needed
-    budget: str = "epochs"  # "epochs": fixed epochs whatever the subset size (DeepCore, CLD); "steps": fixed steps (CCS)
+    budget: str = "epochs"  # "epochs": fixed epochs whatever the subset size (DeepCore, CLD); "steps" (CCS)
     steps: int | None = None  # optimiser steps when budget == "steps"
     batch_size: int = 128
     lr: float = 0.1

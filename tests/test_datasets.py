@@ -93,7 +93,7 @@ def test_cifar_registry_loader_extracts_the_official_archive_layout(tmp_path):
 
 
 def test_cifar_checksums_and_foreign_pickles_are_refused(tmp_path):
-    _, md5 = write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path, "cifar10")
     base = tmp_path / CIFAR_LAYOUT["cifar10"][0]
     with pytest.raises(DataError, match="data_batch_1: checksum mismatch"):
         load_cifar(tmp_path, "cifar10")  # the official checksums do not match the tiny files

@@ -46,7 +46,7 @@ def _tiny(n_per_class=40, seed=0):
 
 
 def test_fixed_steps_budget_stops_exactly():
-    data, device_data = _tiny()
+    _, device_data = _tiny()
     model = build_model("small_cnn", 1, 4, 28, seed=0)
     trainer = Trainer(model, TrainSettings(budget="steps", steps=7, batch_size=32), len(device_data), seed=0)
     for epoch in range(TrainSettings(budget="steps", steps=7, batch_size=32).num_epochs(len(device_data))):
@@ -55,7 +55,7 @@ def test_fixed_steps_budget_stops_exactly():
 
 
 def test_weights_scale_the_loss_as_a_weighted_mean():
-    data, device_data = _tiny(n_per_class=8)
+    _, device_data = _tiny(n_per_class=8)
     grads = []
     for weights in (torch.ones(32), torch.full((32,), 3.0), None):
         model = build_model("small_cnn", 1, 4, 28, seed=0)
@@ -68,7 +68,7 @@ def test_weights_scale_the_loss_as_a_weighted_mean():
 
 
 def test_in_training_logging_sees_every_sample_once_per_epoch():
-    data, device_data = _tiny()
+    _, device_data = _tiny()
     model = build_model("small_cnn", 1, 4, 28, seed=0)
     trainer = Trainer(model, TrainSettings(epochs=1, batch_size=24), len(device_data), seed=0)
     seen = []
