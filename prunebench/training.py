@@ -28,6 +28,7 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
     Also selects deterministic kernels, so a seed fixes the result on a given machine.
     """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it before first use
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     if requested == "auto":
