@@ -24,18 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m prunebench")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("methods", help="list the registered selection methods")
-    check = commands.add_parser("check", help="validate a config file")
-    check.add_argument("config")
+    check = commands.add_parser("check", help="validate config files (later files override earlier ones)")
+    check.add_argument("configs", nargs="+", metavar="CONFIG")
     args = parser.parse_args(argv)
     if args.command == "methods":
         print(methods_table())
         return 0
     try:
-        load_config(args.config)
+        load_config(*args.configs)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
-    print(f"{args.config}: valid")
+    print(f"{' + '.join(args.configs)}: valid")
     return 0
 
 

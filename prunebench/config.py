@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from .datasets import DATASETS
 from .methods import REGISTRY, ProxyPlan, get_method
 from .settings import TrainSettings
 
@@ -74,14 +75,23 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
     cfg = _fill_defaults(copy.deepcopy(config), root, root)
 
-    if cfg["dataset"]["root"] is not None and not Path(cfg["dataset"]["root"]).is_dir():
-        raise ConfigError(f"config: dataset.root: {cfg['dataset']['root']} is not a folder")
+    dataset = cfg["dataset"]
+    if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
+        raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
+    unknown = sorted(set(dataset["options"]) - set(DATASETS[dataset["name"]].options))
+    if unknown:
+        known = ", ".join(DATASETS[dataset["name"]].options) or "none"
+        raise ConfigError(f"config: dataset.options: unknown option(s) {', '.join(unknown)} for {dataset['name']}; "
+                          f"known: {known}")
     for name in cfg["methods"]:
         if name not in REGISTRY:
             raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
     for name in cfg["method_params"]:
         if name not in cfg["methods"]:
             raise ConfigError(f"config: method_params.{name}: {name!r} is not in methods")
+    for section in ("proxy", "target"):
+        if cfg[section]["nesterov"] and cfg[section]["momentum"] == 0:
+            raise ConfigError(f"config: {section}.nesterov: Nesterov needs {section}.momentum > 0")
     if cfg["target"]["budget"] == "steps" and cfg["target"]["steps"] is None:
         raise ConfigError("config: target.steps: budget 'steps' needs target.steps")
     plan = proxy_plan(cfg)
@@ -95,17 +105,29 @@ def validate_config(config: dict) -> dict:
     return cfg
 
 
-def load_config(path: str | Path) -> dict:
-    """Read and validate a YAML config file."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"config: cannot read {path}: {err}") from None
-    return validate_config(raw or {})
+def merge(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, nested dicts merged key by key (as Snakemake merges --configfile)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_config(*paths: str | Path) -> dict:
+    """Read YAML config files, each overriding the ones before it, and validate the result."""
+    config: dict = {}
+    for path in paths:
+        try:
+            raw = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"config: cannot read {path}: {' '.join(str(err).split())}") from None
+        config = merge(config, raw or {})
+    return validate_config(config)
 
 
 def proxy_plan(cfg: dict) -> ProxyPlan:
-    return ProxyPlan(epochs=cfg["proxy"]["epochs"], snapshot_epochs=tuple(cfg["proxy"]["snapshot_epochs"]))
+    proxy = cfg["proxy"]
+    return ProxyPlan(proxy["epochs"], tuple(proxy["snapshot_epochs"]), proxy["log_in_training"])
 
 
 def method_params(cfg: dict, name: str) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -15,7 +16,7 @@ import pickle
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -48,7 +49,8 @@ class DatasetSpec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: bool  # the literature's default: crop + flip for CIFAR, none for Fashion-MNIST
-    default_roots: tuple[str, ...] = field(default=())
+    default_roots: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # keyword options the loader accepts (config: dataset.options)
 
 
 # ---------------------------------------------------------------------------
@@ -107,11 +109,18 @@ def load_fashion_mnist(root: str | os.PathLike, checksums: dict[str, str] | None
     )
 
 
+def _download(name: str, root: Path, fetch: Callable[[], object]) -> None:
+    try:
+        fetch()
+    except Exception as err:  # network and archive errors come in many types; all mean the same here
+        raise DataError(f"could not download {name} into {root}: {err}") from None
+
+
 def download_fashion_mnist(root: Path) -> Path:
     """Fetch Fashion-MNIST with torchvision (it checks the archives' MD5)."""
     from torchvision.datasets import FashionMNIST
 
-    FashionMNIST(str(root), download=True)
+    _download("fashion_mnist", root, lambda: FashionMNIST(str(root), download=True))
     return root / "FashionMNIST" / "raw"
 
 
@@ -202,7 +211,7 @@ def load_cifar(root: str | os.PathLike, variant: str, checksums: dict[str, str] 
 def download_cifar(root: Path, variant: str) -> Path:
     from torchvision.datasets import CIFAR10, CIFAR100
 
-    (CIFAR10 if variant == "cifar10" else CIFAR100)(str(root), download=True)
+    _download(variant, root, lambda: (CIFAR10 if variant == "cifar10" else CIFAR100)(str(root), download=True))
     return root
 
 
@@ -278,7 +287,8 @@ DATASETS: dict[str, DatasetSpec] = {
                     default_roots=("/usr/share/datasets/fashion-mnist",)),
         DatasetSpec("cifar10", _cifar("cifar10"), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), augment=True),
         DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True),
-        DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False),
+        DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False,
+                    options=tuple(inspect.signature(make_synthetic).parameters)),
     ]
 }
 

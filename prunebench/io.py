@@ -22,6 +22,12 @@ class DataError(ValueError):
     """A file on disk is missing, damaged or does not hold what it should."""
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success."""
@@ -29,6 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are shared like any other file
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -47,25 +54,28 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: dict[str, An
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file, naming the file in one line if it is missing or damaged."""
+    """Read a Parquet file (or some of its columns), naming the file in one line if it is missing or damaged."""
     try:
+        if columns is not None:
+            missing = [c for c in columns if c not in pq.read_schema(path).names]
+            if missing:
+                raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
         return pq.read_table(path, columns=columns)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (pa.ArrowException, OSError) as err:
-        raise DataError(f"{path}: not a readable Parquet file ({err})") from None
+        message = str(err).splitlines()[0]
+        raise DataError(f"{path}: not a readable Parquet file ({message})") from None
 
 
-def table_metadata(table: pa.Table) -> dict[str, Any]:
-    """The JSON metadata written by `write_table` (pandas' own key is skipped)."""
+def table_metadata(table: pa.Table, path: str | os.PathLike = "table", required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON metadata written by `write_table` (pandas' own key is skipped); `required` keys must be there."""
     raw = table.schema.metadata or {}
-    return {k.decode(): json.loads(v) for k, v in raw.items() if not k.startswith(b"pandas")}
-
-
-def require_columns(table: pa.Table, columns: list[str], path: str | os.PathLike) -> None:
-    missing = [c for c in columns if c not in table.column_names]
+    meta = {k.decode(): json.loads(v) for k, v in raw.items() if not k.startswith(b"pandas")}
+    missing = [key for key in required if key not in meta]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
+        raise DataError(f"{path}: missing metadata key(s) {', '.join(missing)}")
+    return meta
 
 
 def matrix_column(values: np.ndarray) -> pa.FixedSizeListArray:

@@ -64,8 +64,15 @@ def resnet18(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [BasicBlock(c_in, width, stride), BasicBlock(width, width, 1)]
         c_in = width
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    layers.append(GlobalAveragePool())
     return Classifier(nn.Sequential(*layers), 512, num_classes)
+
+
+class GlobalAveragePool(nn.Module):
+    """Mean over space; unlike AdaptiveAvgPool2d its CUDA backward is deterministic."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
 
 
 ARCHS: dict[str, Callable[..., Classifier]] = {"small_cnn": small_cnn, "resnet18": resnet18}

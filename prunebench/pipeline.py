@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from .config import train_settings
 from .datasets import get_dataset, open_cache, save_cache, verify
-from .io import read_table, require_columns, table_metadata, write_json, write_table
+from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
 from .results import aggregate as aggregate_results
 from .results import write_results
@@ -49,9 +49,7 @@ def make_split(data_dir, split: dict, seed: int, out: str | os.PathLike) -> None
 
 
 def _read_split(path) -> pa.Table:
-    table = read_table(path)
-    require_columns(table, SPLIT_COLUMNS, path)
-    return table
+    return read_table(path, SPLIT_COLUMNS)
 
 
 def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_dir: str | os.PathLike) -> None:
@@ -86,6 +84,8 @@ def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, see
     scores = np.asarray(spec.score(signals, params, seed, plan), dtype=np.float64)
     if scores.shape != signals.labels.shape:
         raise ValueError(f"{method}: returned {scores.shape} scores for {len(signals.labels)} pool samples")
+    if not np.isfinite(scores).all():
+        raise ValueError(f"{method}: {int((~np.isfinite(scores)).sum())} scores are not finite (NaN or inf)")
     table = pa.table({"index": pa.array(signals.index, pa.int64()), "label": pa.array(signals.labels, pa.int64()),
                       "score": pa.array(scores, pa.float64())})
     write_table(table, out, {"method": method, "params": params, "seed": seed, "signals": list(spec.signals),
@@ -96,9 +96,8 @@ def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, see
 
 def select(scores_path, fraction: float, out: str | os.PathLike) -> None:
     """Write the subset at `fraction` from a score table (its metadata says how to rank)."""
-    table = read_table(scores_path)
-    require_columns(table, ["index", "label", "score"], scores_path)
-    meta = table_metadata(table)
+    table = read_table(scores_path, ["index", "label", "score"])
+    meta = table_metadata(table, scores_path, ("method", "keep", "balanced", "seed", "params"))
     index = table.column("index").to_numpy()
     labels = table.column("label").to_numpy()
     rows = select_rows(table.column("score").to_numpy(), labels, index, fraction, meta["keep"], meta["balanced"])
@@ -115,9 +114,8 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     from .training import resolve_device
 
     data, meta = open_cache(data_dir)
-    subset = read_table(subset_path)
-    require_columns(subset, SUBSET_COLUMNS, subset_path)
-    info = table_metadata(subset)
+    subset = read_table(subset_path, SUBSET_COLUMNS)
+    info = table_metadata(subset, subset_path, ("method", "fraction", "k"))
     settings = train_settings(target, meta["augment"])
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,

@@ -72,10 +72,15 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
     train_log, pool_log, query_log = (_buffers(epochs, n, device) for n in (len(pool), len(pool), len(query)))
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     wanted = set(snapshot_epochs) | {epochs}
-    fingerprint = _fingerprint(arch, settings.as_dict(), seed, sorted(wanted), log_in_training,
-                               hashlib.sha256(pool_index.tobytes() + query_index.tobytes()).hexdigest())
+    # everything that shapes the run; a checkpoint from any other run is ignored
+    content = hashlib.sha256()
+    for part in (pool_index, query_index, np.asarray(pool_labels), np.asarray(query_labels), pool.images.cpu().numpy()):
+        content.update(np.ascontiguousarray(part).tobytes())
+    fingerprint = _fingerprint(arch, settings.as_dict(), seed, sorted(wanted), log_in_training, list(mean), list(std),
+                               content.hexdigest())
 
     start = 0
+    seconds = {"train": 0.0, "eval": 0.0}
     if checkpoint and Path(checkpoint).exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
         if state["fingerprint"] == fingerprint:
@@ -84,6 +89,7 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
                 for name in SIGNALS:
                     target[name].copy_(saved[name])
             snapshots = {int(k): v for k, v in state["snapshots"].items()}
+            seconds = dict(state["seconds"])
             start = int(state["epoch"])
             log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, epochs)
         else:
@@ -95,7 +101,6 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
                 buffers[name][epoch, rows] = values
         return on_batch
 
-    seconds = {"train": 0.0, "eval": 0.0}
     for epoch in range(start, epochs):
         tick = time.perf_counter()
         trainer.train_epoch(pool, epoch, on_batch=record(train_log, epoch) if log_in_training else None)
@@ -117,7 +122,7 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
         if checkpoint:
             state = {"fingerprint": fingerprint, "epoch": epoch + 1, "trainer": trainer.state_dict(),
                      "train": train_log, "pool": pool_log, "query": query_log,
-                     "snapshots": {str(k): v for k, v in snapshots.items()}}
+                     "snapshots": {str(k): v for k, v in snapshots.items()}, "seconds": seconds}
             with atomic_path(checkpoint) as tmp:
                 torch.save(state, tmp)
 

@@ -32,17 +32,13 @@ def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fract
     order = preference_order(scores, index, keep)
     if not balanced:
         return order[:total_budget(len(order), fraction)]
-    labels = np.asarray(labels)
-    classes, counts = np.unique(labels, return_counts=True)
-    budgets = dict(zip(classes, class_budgets(counts, fraction)))
-    ordered_labels = labels[order]
-    # position of each row within its own class's ranking
+    _, class_of, counts = np.unique(np.asarray(labels)[order], return_inverse=True, return_counts=True)
+    budgets = class_budgets(counts, fraction)
+    # each row's position within its own class's ranking: a stable sort by class keeps the preference order
+    by_class = np.argsort(class_of, kind="stable")
     within = np.empty(len(order), dtype=np.int64)
-    for c in classes:
-        mask = ordered_labels == c
-        within[mask] = np.arange(mask.sum())
-    limit = np.array([budgets[c] for c in ordered_labels])
-    return order[within < limit]
+    within[by_class] = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return order[within < budgets[class_of]]
 
 
 def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,

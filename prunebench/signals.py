@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .io import DataError, column_matrix, read_table, require_columns, table_metadata
+from .io import DataError, column_matrix, read_table
 from .splits import rows_of
 
 SIGNALS = ("loss", "p_true", "margin", "correct")
@@ -20,12 +20,20 @@ PASSES = {
 }
 
 
+TRAIN_FILE = "dynamics_train.parquet"
+EVAL_FILE = "dynamics_eval.parquet"
+MODEL_FILE = "model.pt"
+
+
+def snapshot_file(epoch: int) -> str:
+    return f"snapshot_epoch{epoch}.parquet"
+
+
 def proxy_files(folder: str | os.PathLike, snapshot_epochs) -> dict[str, Path]:
-    """The files a proxy run writes into `folder`."""
+    """The files a proxy run writes into `folder`, by role."""
     folder = Path(folder)
-    files = {"train": folder / "dynamics_train.parquet", "eval": folder / "dynamics_eval.parquet",
-             "model": folder / "model.pt"}
-    files.update({f"snapshot{e}": folder / f"snapshot_epoch{e}.parquet" for e in snapshot_epochs})
+    files = {"train": folder / TRAIN_FILE, "eval": folder / EVAL_FILE, "model": folder / MODEL_FILE}
+    files.update({f"snapshot{e}": folder / snapshot_file(e) for e in snapshot_epochs})
     return files
 
 
@@ -39,7 +47,6 @@ class Signals:
     def __init__(self, split: pa.Table, proxy_folder: str | os.PathLike | None = None):
         self.index, self.labels = rows_of(split, "pool")
         self.query_index, self.query_labels = rows_of(split, "query")
-        self.num_classes = int(table_metadata(split).get("num_classes", int(self.labels.max()) + 1))
         self.proxy_folder = Path(proxy_folder) if proxy_folder else None
 
     def _file(self, name: str) -> Path:
@@ -47,24 +54,24 @@ class Signals:
             raise DataError("this method needs proxy signals but none were given")
         return self.proxy_folder / name
 
-    def _read(self, file: str, columns: list[str], role: str) -> dict[str, np.ndarray]:
+    def _read(self, file: str, column: str, role: str) -> np.ndarray:
+        """One list column of `file` as an (N, T) array, for the rows of `role`, checked against the split."""
         path = self._file(file)
-        table = read_table(path, ["index", "role", *columns])
-        require_columns(table, columns, path)
-        expected = self.index if role == "pool" else self.query_index
+        table = read_table(path, ["index", "role", column])
         table = table.filter(pc.equal(table.column("role"), role))
+        expected = self.index if role == "pool" else self.query_index
         if not np.array_equal(table.column("index").to_numpy(), expected):
             raise DataError(f"{path}: {role} rows do not match the split")
-        return {c: column_matrix(table, c) for c in columns}
+        return column_matrix(table, column)
 
     def train(self, name: str) -> np.ndarray:
         """In-training signal `name` for the pool, (N, T)."""
-        return self._read("dynamics_train.parquet", [name], "pool")[name]
+        return self._read(TRAIN_FILE, name, "pool")
 
     def eval(self, name: str, role: str = "pool") -> np.ndarray:
         """Post-epoch eval-mode signal `name` for the pool or the query set, (N, T)."""
-        return self._read("dynamics_eval.parquet", [name], role)[name]
+        return self._read(EVAL_FILE, name, role)
 
-    def snapshot(self, epoch: int) -> dict[str, np.ndarray]:
-        """Eval-mode probabilities and embeddings of the pool at `epoch` (float16)."""
-        return self._read(f"snapshot_epoch{epoch}.parquet", ["probs", "embedding"], "pool")
+    def snapshot(self, epoch: int, name: str = "probs") -> np.ndarray:
+        """Eval-mode `probs` or `embedding` of the pool at `epoch` (float16)."""
+        return self._read(snapshot_file(epoch), name, "pool")

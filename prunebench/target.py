@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import numpy as np
@@ -14,6 +15,8 @@ from .settings import TrainSettings
 from .training import DeviceData, Trainer, predict, stream_seed
 
 log = logging.getLogger(__name__)
+
+MAX_EVALS = 50  # test-set evaluations per run (every epoch when there are at most this many)
 
 
 def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarray, weights: np.ndarray,
@@ -32,26 +35,30 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     weighted = not np.allclose(weights, 1.0)
     w = torch.as_tensor(weights, dtype=torch.float32, device=device) if weighted else None
 
-    history = []
-    for epoch in range(settings.num_epochs(len(train))):
+    epochs = settings.num_epochs(len(train))
+    # a fixed-step budget on a tiny subset means thousands of epochs: test at most MAX_EVALS times
+    every = math.ceil(epochs / MAX_EVALS)
+    history = {}
+    for epoch in range(epochs):
         trainer.train_epoch(train, epoch, weights=w)
-        logits, _ = predict(model, test, settings.eval_batch_size)
-        history.append((logits.argmax(1) == test.labels).float().mean().item())
-        log.info("epoch %d: test accuracy %.4f (step %d/%d)", epoch + 1, history[-1], trainer.step,
-                 trainer.total_steps)
+        if (epoch + 1) % every == 0 or epoch + 1 == epochs:
+            logits, _ = predict(model, test, settings.eval_batch_size)
+            history[epoch + 1] = (logits.argmax(1) == test.labels).float().mean().item()
+            log.info("epoch %d: test accuracy %.4f (step %d/%d)", epoch + 1, history[epoch + 1], trainer.step,
+                     trainer.total_steps)
 
     predicted = logits.argmax(1).cpu().numpy()
     truth = data.test_labels
     per_class = [float((predicted[truth == c] == c).mean()) for c in range(data.num_classes)]
     test_loss = torch.nn.functional.cross_entropy(logits, test.labels).item()
-    best = int(np.argmax(history))
+    best = max(history, key=lambda e: (history[e], -e))
     return {
-        "test_accuracy": history[-1],
+        "test_accuracy": history[epochs],
         "test_accuracy_best": history[best],
-        "best_epoch": best + 1,
+        "best_epoch": best,
         "test_loss": test_loss,
         "per_class_accuracy": per_class,
-        "epochs": len(history),
+        "epochs": epochs,
         "steps": trainer.step,
         "train_size": len(train),
         "weighted": weighted,

@@ -38,14 +38,19 @@ def resolve_device(requested: str = "auto") -> torch.device:
             log.warning("CUDA_VISIBLE_DEVICES=%s but CUDA is not usable here; running on the CPU",
                         os.environ["CUDA_VISIBLE_DEVICES"])
         return torch.device("cpu")
-    return torch.device(requested)
+    device = torch.device(requested)
+    if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {requested!r} was requested but is not available here (use 'auto' or 'cpu')")
+    return device
 
 
 class DeviceData:
     """A dataset slice held as uint8 NCHW on the device, normalised batch by batch."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, mean, std, device: torch.device):
-        self.images = torch.from_numpy(np.array(images, copy=True)).permute(0, 3, 1, 2).contiguous().to(device)
+        if not (images.flags.writeable and images.flags.c_contiguous):  # memory-mapped: torch wants its own copy
+            images = np.array(images)
+        self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(device)
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
         self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
@@ -116,11 +121,9 @@ class Trainer:
 
     def __post_init__(self):
         s = self.settings
-        decay = [p for p in self.model.parameters() if p.ndim > 1]
-        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]  # no weight decay on BN and biases
-        self.optimizer = torch.optim.SGD(
-            [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=s.lr, momentum=s.momentum, nesterov=s.nesterov)
+        # weight decay on every parameter, BatchNorm and biases included, as DeepCore and CLD train
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=s.lr, momentum=s.momentum,
+                                         weight_decay=s.weight_decay, nesterov=s.nesterov)
         self.total_steps = s.total_steps(self.n_train)
         self.steps_per_epoch = math.ceil(self.n_train / s.batch_size)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)

@@ -1,9 +1,11 @@
 # Configuration, target lists and input functions shared by every rule.
+import re
 import sys
 
 from prunebench.config import ConfigError, method_params, proxy_plan, validate_config
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
+from prunebench.signals import EVAL_FILE, MODEL_FILE, TRAIN_FILE, snapshot_file
 
 try:
     CFG = validate_config(config)
@@ -14,24 +16,20 @@ except ConfigError as err:
 DATASET = CFG["dataset"]["name"]
 OUT = f"results/{DATASET}"
 PLAN = proxy_plan(CFG)
-SNAPSHOT_EPOCHS = sorted(set(PLAN.snapshot_epochs) | {PLAN.epochs})
+# a fraction's label in paths is its repr: float(label) gives back the exact value
+FRACTION_LABELS = [repr(float(f)) for f in CFG["fractions"]]
 REPORT_HTML = f"{OUT}/report/index.html"
 
 
 wildcard_constraints:
     seed=r"\d+",
     method="|".join(REGISTRY),
-    fraction=r"(0\.\d+|1)",
+    fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
     arch="|".join(ARCHS),
 
 
-def fraction_label(fraction):
-    """Canonical text of a fraction in paths: 0.05, 0.5, 1."""
-    return f"{fraction:g}"
-
-
 def method_fractions(method):
-    return ["1"] if get_method(method).full_only else [fraction_label(f) for f in CFG["fractions"]]
+    return ["1.0"] if get_method(method).full_only else FRACTION_LABELS
 
 
 def target_results():

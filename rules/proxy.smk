@@ -3,10 +3,10 @@ rule train_proxy:
         data=f"{OUT}/data",
         split=f"{OUT}/split/seed{{seed}}.parquet",
     output:
-        train=f"{OUT}/proxy/seed{{seed}}/dynamics_train.parquet",
-        eval=f"{OUT}/proxy/seed{{seed}}/dynamics_eval.parquet",
-        model=f"{OUT}/proxy/seed{{seed}}/model.pt",
-        snapshots=expand(f"{OUT}/proxy/seed{{{{seed}}}}/snapshot_epoch{{epoch}}.parquet", epoch=SNAPSHOT_EPOCHS),
+        train=f"{OUT}/proxy/seed{{seed}}/{TRAIN_FILE}",
+        eval=f"{OUT}/proxy/seed{{seed}}/{EVAL_FILE}",
+        model=f"{OUT}/proxy/seed{{seed}}/{MODEL_FILE}",
+        snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
     params:
         proxy=CFG["proxy"],
         device=CFG["device"],

@@ -30,18 +30,30 @@ def test_fashion_mnist_loads_verified_and_whole(fashion_mnist):
     assert abs(data.train_images.mean() / 255 - DATASETS["fashion_mnist"].mean[0]) < 1e-3
 
 
-def test_a_damaged_fashion_mnist_file_fails_with_its_name(tmp_path):
-    source = DATASETS["fashion_mnist"].default_roots[0]
-    shutil.copytree(source, tmp_path / "fm")
-    target = tmp_path / "fm" / "t10k-labels-idx1-ubyte.gz"
+def write_idx(path, array):
+    """An IDX file: zero bytes, type 0x08 (unsigned byte), rank, big-endian sizes, payload; gzipped."""
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()))
+
+
+def test_a_damaged_fashion_mnist_file_fails_with_its_name(tmp_path, fashion_mnist):
+    folder = tmp_path / "fm"
+    folder.mkdir()
+    for split, images, labels in (("train", fashion_mnist.train_images, fashion_mnist.train_labels),
+                                  ("t10k", fashion_mnist.test_images, fashion_mnist.test_labels)):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images[..., 0])
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels)
+    rewritten = load_fashion_mnist(folder)  # the official checksums hold for the same bytes
+    assert np.array_equal(rewritten.test_labels, fashion_mnist.test_labels)
+    target = folder / "t10k-labels-idx1-ubyte.gz"
     raw = bytearray(gzip.decompress(target.read_bytes()))
     raw[100] = (raw[100] + 1) % 10
     target.write_bytes(gzip.compress(bytes(raw)))
     with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz: checksum mismatch"):
-        load_fashion_mnist(tmp_path / "fm")
+        load_fashion_mnist(folder)
     target.write_bytes(gzip.compress(b"\x00\x00\x09\x01" + bytes(raw[4:])))
     with pytest.raises(DataError, match="not an unsigned-byte IDX file"):
-        load_fashion_mnist(tmp_path / "fm", checksums=None)
+        load_fashion_mnist(folder, checksums=None)
 
 
 def write_cifar(root, variant, per_file=6, num_classes=10):

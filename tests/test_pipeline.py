@@ -8,23 +8,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import SMOKE, snakemake
+from conftest import REPO, SMOKE, snakemake
 from prunebench.budgets import class_budgets, total_budget
-from prunebench.config import validate_config
+from prunebench.config import load_config
 from prunebench.methods import get_method
 
 pytestmark = pytest.mark.pipeline
 
 
 def smoke_config():
-    import yaml
-
-    from conftest import REPO
-    base = yaml.safe_load((REPO / "config.yaml").read_text())
-    smoke = yaml.safe_load(SMOKE.read_text())
-    for key, value in smoke.items():
-        base[key] = {**base[key], **value} if isinstance(value, dict) else value
-    return validate_config(base)
+    return load_config(REPO / "config.yaml", SMOKE)
 
 
 def planned_jobs(workdir, *args):
@@ -41,7 +34,7 @@ def test_results_table_has_one_row_per_target_run(smoke_results):
     assert len(frame) == expected * len(cfg["seeds"])
     assert set(frame["method"]) == set(cfg["methods"])
     assert frame["test_accuracy"].between(0, 1).all()
-    assert (frame["test_accuracy_best"] >= frame["test_accuracy"]).all()
+    assert frame["best_epoch"].between(1, 3).all() and frame["epochs"].eq(3).all()
     assert frame["per_class_accuracy"].map(len).eq(10).all()
     full = frame.loc[frame["method"] == "full"].iloc[0]
     assert full["fraction"] == 1 and full["k"] == 2700  # 3,000-sample slice less the 10% query set
@@ -58,7 +51,7 @@ def test_subsets_are_unique_pool_samples_with_exact_budgets(smoke_results):
     for method in cfg["methods"]:
         spec = get_method(method)
         for fraction in ([1.0] if spec.full_only else cfg["fractions"]):
-            table = pq.read_table(smoke_results / "subsets" / method / f"{fraction:g}" / "seed0.parquet")
+            table = pq.read_table(smoke_results / "subsets" / method / repr(float(fraction)) / "seed0.parquet")
             meta = {k.decode(): json.loads(v) for k, v in table.schema.metadata.items()}
             subset = table.to_pandas()
             assert list(subset.columns) == ["index", "label", "weight", "rank"]
@@ -113,6 +106,14 @@ def test_forcing_one_methods_scores_reruns_only_its_branch(smoke_run):
 def test_regenerating_the_report_reruns_nothing_upstream(smoke_run):
     assert planned_jobs(smoke_run) == {}  # everything is up to date
     assert planned_jobs(smoke_run, "--forcerun", "aggregate") == {"aggregate": 1, "report": 1, "all": 1}
+
+
+def test_fraction_labels_in_paths_are_exact(tmp_path):
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("fractions: [0.00001, 0.3333333333333333]\nmethods: [random]\n")
+    done = snakemake(tmp_path, "--configfile", str(SMOKE), str(odd), "-n")
+    assert "subsets/random/1e-05/seed0.parquet" in done.stdout
+    assert "subsets/random/0.3333333333333333/seed0.parquet" in done.stdout
 
 
 def test_snakemake_report_is_built(smoke_run):

@@ -54,17 +54,29 @@ def test_fixed_steps_budget_stops_exactly():
     assert trainer.step == 7
 
 
-def test_weights_scale_the_loss_as_a_weighted_mean():
-    _, device_data = _tiny(n_per_class=8)
-    grads = []
-    for weights in (torch.ones(32), torch.full((32,), 3.0), None):
-        model = build_model("small_cnn", 1, 4, 28, seed=0)
-        trainer = Trainer(model, TrainSettings(epochs=1, batch_size=32, lr=0.1), 32, seed=0)
-        trainer.train_epoch(device_data, 0, weights=weights)
-        grads.append(model.head.weight.detach().clone())
-    # sum(w * loss) / sum(w) with constant weights is the plain mean
-    torch.testing.assert_close(grads[0], grads[1])
-    torch.testing.assert_close(grads[0], grads[2])
+def _linear_step(images, labels, weights):
+    """One full-batch SGD step of a linear model (no BatchNorm, so absent samples cannot leak in)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 4))
+    data = DeviceData(images, labels, (0.5,), (0.4,), torch.device("cpu"))
+    trainer = Trainer(model, TrainSettings(epochs=1, batch_size=len(labels), lr=0.5, momentum=0.0, nesterov=False), len(labels), 0)
+    trainer.train_epoch(data, 0, weights=weights)
+    return model[1].weight.detach()
+
+
+def test_weighted_loss_is_sum_of_w_loss_over_sum_of_w():
+    data = make_synthetic(num_classes=4, train_per_class=8, test_per_class=1)
+    images, labels = data.train_images, data.train_labels
+    keep = labels < 2
+    zero_one = torch.as_tensor(keep, dtype=torch.float32)
+    # weight 0 removes a sample; any constant weight is the plain mean
+    torch.testing.assert_close(_linear_step(images, labels, zero_one), _linear_step(images[keep], labels[keep], None))
+    torch.testing.assert_close(_linear_step(images, labels, 3 * torch.ones(len(labels))),
+                               _linear_step(images, labels, None))
+    doubled = torch.ones(len(labels))
+    doubled[0] = 2.0  # weight 2 counts a sample twice
+    twice = np.concatenate([[0], np.arange(len(labels))])
+    torch.testing.assert_close(_linear_step(images, labels, doubled), _linear_step(images[twice], labels[twice], None))
 
 
 def test_in_training_logging_sees_every_sample_once_per_epoch():
@@ -91,6 +103,12 @@ def test_augmentation_is_a_random_flip_and_reflect_padded_translation_per_image(
         assert match, "every view is one flip + shift of the original"
         used.add(match[0])
     assert len(used) > 10 and {key[0] for key in used} == {False, True}
+
+
+def test_an_unavailable_device_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device 'cuda:1' was requested but is not available here"):
+        resolve_device("cuda:1")
 
 
 def test_auto_device_falls_back_to_cpu_when_cuda_is_promised_but_absent(monkeypatch, caplog):
@@ -138,13 +156,16 @@ def test_a_killed_proxy_resumes_from_its_checkpoint_and_matches_an_uninterrupted
         from test_training import _run_proxy
         _run_proxy({str(checkpoint)!r})
         """)])
+    def saved_epoch():
+        return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
+
     deadline = time.time() + 120
-    while not checkpoint.exists() and time.time() < deadline and child.poll() is None:
+    while saved_epoch() < 2 and time.time() < deadline and child.poll() is None:
         time.sleep(0.01)
     child.kill()  # SIGKILL: no chance to clean up
     child.wait()
-    saved = torch.load(checkpoint, weights_only=True)["epoch"]
-    assert 1 <= saved < 6, "the child should be killed mid-run"
+    saved = saved_epoch()
+    assert 2 <= saved < 6, "the child should be killed mid-run, after the epoch-2 snapshot"
 
     resumed = _run_proxy(checkpoint)
     assert resumed.resumed_from >= saved
@@ -155,6 +176,13 @@ def test_a_killed_proxy_resumes_from_its_checkpoint_and_matches_an_uninterrupted
     for key, tensor in straight.model_state.items():
         assert torch.equal(resumed.model_state[key], tensor), key
     np.testing.assert_array_equal(resumed.snapshots[2]["embedding"], straight.snapshots[2]["embedding"])
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    _run_proxy(checkpoint, epochs=2)
+    assert _run_proxy(checkpoint, epochs=3).resumed_from == 0  # other epochs: afresh
+    assert _run_proxy(checkpoint, epochs=3).resumed_from == 3  # its own checkpoint: resumed (nothing left to do)
 
 
 @pytest.mark.parametrize("shape", [(3, 32), (1, 28)])

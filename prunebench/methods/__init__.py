@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..signals import Signals
+from ..signals import EVAL_FILE, TRAIN_FILE, Signals, snapshot_file
 from .baselines import random_scores
 from .cld import cld_scores
 from .dynamics import aum_scores, el2n_scores, forgetting_scores
@@ -28,6 +28,12 @@ class ProxyPlan:
 
     epochs: int
     snapshot_epochs: tuple[int, ...]
+    log_in_training: bool = True
+
+    @property
+    def logged_snapshots(self) -> list[int]:
+        """Epochs with a snapshot: the configured ones and the last."""
+        return sorted(set(self.snapshot_epochs) | {self.epochs})
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,17 @@ class Method:
     def proxy_files(self, params: dict, plan: ProxyPlan) -> list[str]:
         """Names of the proxy outputs this method reads (none for label-only methods)."""
         files = []
-        if any(s.startswith("train.") for s in self.signals):
-            files.append("dynamics_train.parquet")
+        if self.needs_training_pass:
+            files.append(TRAIN_FILE)
         if any(s.startswith(("eval.", "query.")) for s in self.signals):
-            files.append("dynamics_eval.parquet")
+            files.append(EVAL_FILE)
         if self.snapshot_epoch is not None:
-            files.append(f"snapshot_epoch{self.snapshot_epoch(params, plan)}.parquet")
+            files.append(snapshot_file(self.snapshot_epoch(params, plan)))
         return files
+
+    @property
+    def needs_training_pass(self) -> bool:
+        return any(s.startswith("train.") for s in self.signals)
 
     def problems(self, params: dict, plan: ProxyPlan) -> list[str]:
         """One line per reason these parameters cannot run on what the proxy logs."""
@@ -71,6 +81,8 @@ class Method:
             found.append(f"{self.name}: keep must be 'highest' or 'lowest', got {params.get('keep')!r}")
         if not isinstance(params.get("balanced"), bool):
             found.append(f"{self.name}: balanced must be true or false, got {params.get('balanced')!r}")
+        if self.needs_training_pass and not plan.log_in_training:
+            found.append(f"{self.name}: needs in-training signals, but proxy.log_in_training is false")
         if self.check and not found:
             found += self.check(params, plan)
         return found
@@ -86,7 +98,7 @@ def _el2n_epoch(params: dict, plan: ProxyPlan) -> int:
 
 def _check_el2n(params: dict, plan: ProxyPlan) -> list[str]:
     epoch = params["epoch"]
-    logged = sorted(set(plan.snapshot_epochs) | {plan.epochs})
+    logged = plan.logged_snapshots
     if not isinstance(epoch, int) or epoch not in logged:
         return [f"el2n: epoch={epoch!r} has no proxy snapshot; allowed: {logged} "
                 f"(add it to proxy.snapshot_epochs)"]
@@ -117,12 +129,12 @@ REGISTRY: dict[str, Method] = {m.name: m for m in [
     Method("forgetting", "training dynamics", "Toneva et al., ICLR 2019", ("train.correct",), "highest", True,
            lambda s, p, seed, plan: forgetting_scores(s.train("correct")), check=_check_forgetting),
     Method("el2n", "training dynamics", "Paul et al., NeurIPS 2021", ("snapshot.probs",), "highest", False,
-           lambda s, p, seed, plan: el2n_scores(s.snapshot(p["epoch"])["probs"], s.labels),
+           lambda s, p, seed, plan: el2n_scores(s.snapshot(p["epoch"]), s.labels),
            defaults={"epoch": 2}, snapshot_epoch=_el2n_epoch, check=_check_el2n),
     Method("aum", "training dynamics", "Pleiss et al., NeurIPS 2020", ("train.margin",), "lowest", False,
            lambda s, p, seed, plan: aum_scores(s.train("margin"))),
     Method("entropy", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.probs",), "highest", True,
-           lambda s, p, seed, plan: entropy_scores(s.snapshot(plan.epochs)["probs"]), snapshot_epoch=_final),
+           lambda s, p, seed, plan: entropy_scores(s.snapshot(plan.epochs)), snapshot_epoch=_final),
 ]}
 
 

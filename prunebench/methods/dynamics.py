@@ -13,7 +13,10 @@ def forgetting_scores(correct: np.ndarray) -> np.ndarray:
     paper ranks them as forgotten infinitely often); DeepCore gives them 0.
     Returns (N,) counts; keep the highest.
     """
-    correct = np.asarray(correct).astype(bool)
+    correct = np.asarray(correct)
+    if not np.isin(correct, (0, 1)).all():
+        raise ValueError("forgetting: correctness must be 0 or 1 (was the in-training pass logged?)")
+    correct = correct.astype(bool)
     events = (correct[:, :-1] & ~correct[:, 1:]).sum(axis=1).astype(np.float64)
     events[~correct.any(axis=1)] = correct.shape[1]
     return events
