@@ -51,7 +51,7 @@ class DeviceData:
         if not (images.flags.writeable and images.flags.c_contiguous):  # memory-mapped: torch wants its own copy
             images = np.array(images)
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(device)
-        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device)
+        self.labels = torch.tensor(np.asarray(labels), dtype=torch.int64, device=device)
         self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
         self.device = device

@@ -1,5 +1,6 @@
 """Pipeline steps called as the workflow scripts call them: bad input fails in one line, leaves nothing."""
 
+import json
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 
 from prunebench import pipeline
 from prunebench.io import DataError, read_table, table_metadata
+from prunebench.methods import ProxyPlan
 
 
 def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
@@ -40,3 +42,35 @@ def test_synthetic_steps_from_data_to_subset(tmp_path):
     assert table_metadata(subset)["k"] == 30
     with pytest.raises(DataError, match="file not found"):
         pipeline.select(tmp_path / "nope.parquet", 0.25, tmp_path / "other.parquet")
+
+
+def test_noisy_labels_flow_from_the_split_through_proxy_scores_and_a_step_budgeted_target(tmp_path):
+    """Synthetic data end to end: the proxy trains on the split's noisy labels, CLD scores them,
+    and a fixed-steps target spends exactly its budget."""
+    dataset = {"name": "synthetic", "root": None, "download_root": "data",
+               "options": {"num_classes": 4, "train_per_class": 100, "test_per_class": 10}}
+    pipeline.prepare_data(dataset, tmp_path / "data")
+    pipeline.make_split(tmp_path / "data", {"query_fraction": 0.1, "label_noise": 0.2, "max_samples": None}, 0,
+                        tmp_path / "split.parquet")
+    proxy = {"arch": "small_cnn", "epochs": 3, "batch_size": 64, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
+             "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
+             "snapshot_epochs": [], "log_in_training": True}
+    pipeline.train_proxy(tmp_path / "data", tmp_path / "split.parquet", proxy, 0, "cpu", tmp_path / "proxy")
+    split = read_table(tmp_path / "split.parquet").to_pandas()
+    pool = split[split["role"] == "pool"]
+    dynamics = read_table(tmp_path / "proxy" / "dynamics_train.parquet").to_pandas()
+    assert dynamics["index"].tolist() == pool["index"].tolist()
+    assert dynamics["label"].tolist() == pool["label"].tolist()  # noisy labels, not the clean ones
+    assert pool["noisy"].sum() == 72
+    assert not (tmp_path / "proxy" / "checkpoint.pt").exists()  # removed once the outputs are written
+
+    params = {"keep": "highest", "balanced": True}
+    plan = ProxyPlan(epochs=3, snapshot_epochs=())
+    pipeline.score("cld", params, plan, tmp_path / "split.parquet", tmp_path / "proxy", 0, tmp_path / "cld.parquet")
+    pipeline.select(tmp_path / "cld.parquet", 0.5, tmp_path / "subset.parquet")
+    target = {**proxy, "archs": ["small_cnn"], "budget": "steps", "steps": 13}
+    pipeline.train_target(tmp_path / "data", tmp_path / "subset.parquet", target, "small_cnn", 0, "cpu",
+                          "small_cnn", tmp_path / "result.json")
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["steps"] == 13 and result["budget"] == "steps" and result["k"] == 180
+    assert result["method"] == "cld" and result["fraction"] == 0.5
