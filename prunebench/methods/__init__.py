@@ -44,7 +44,7 @@ class Method:
     signals: tuple[str, ...]  # "train.<signal>", "eval.<signal>", "query.eval.<signal>", "snapshot.<array>"
     keep: str  # "highest" or "lowest" score first
     balanced: bool  # per-class budgets by default (else one global ranking)
-    score: Callable[[Signals, dict, int, "ProxyPlan"], np.ndarray]  # (signals, params, seed, plan) -> (N,) scores
+    score: Callable[[Signals, dict, int, ProxyPlan], np.ndarray]  # (signals, params, seed, plan) -> (N,) scores
     defaults: dict = field(default_factory=dict)
     fraction_dependent: bool = False  # True when the subset is not a prefix of one ranking
     full_only: bool = False  # trains on the whole pool; only fraction 1 exists
