@@ -78,3 +78,8 @@ def test_snakemake_stops_on_a_bad_config_with_one_line_and_writes_nothing(tmp_pa
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("config:")]
     assert lines == ["config: fractions[1]: 2 is greater than the maximum of 1"]
     assert not (tmp_path / "results").exists()
+
+
+def test_the_workflow_is_lint_clean():
+    done = snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in done.stdout + done.stderr
