@@ -39,13 +39,12 @@ def _where(path) -> str:
 
 def _describe(error: jsonschema.ValidationError) -> str:
     where = _where(error.absolute_path)
+    prefix = "" if where == "top level" else f"{where}."
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         keys = re.findall(r"'([^']+)'", error.message.split("(")[-1]) or ["?"]
-        prefix = "" if where == "top level" else f"{where}."
         return f"config: unknown key {', '.join(prefix + k for k in keys)}"
     if error.validator == "required":
         missing = re.findall(r"'([^']+)'", error.message)[:1] or ["?"]
-        prefix = "" if where == "top level" else f"{where}."
         return f"config: missing key {prefix}{missing[0]}"
     return f"config: {where}: {error.message}"
 

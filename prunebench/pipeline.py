@@ -137,5 +137,4 @@ def report(results_path, out_dir, config: dict) -> None:
     from .report import write_report
 
     frame = read_table(results_path).to_pandas()
-    outputs = write_report(frame, out_dir, config)
-    log.info("report written: %s", outputs["html"])
+    log.info("report written: %s", write_report(frame, out_dir, config))

@@ -81,15 +81,13 @@ def software_versions() -> dict[str, str]:
     return {"python": platform.python_version(), **{name: metadata.version(name) for name in packages}}
 
 
-def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict) -> dict[str, Path]:
-    """Summary Markdown, one PNG per target arch, and a self-contained HTML page; returns their paths."""
+def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict) -> Path:
+    """summary.md, accuracy_vs_fraction_<arch>.png per target arch, and index.html (self-contained; returned)."""
     folder = Path(folder)
-    outputs = {"markdown": folder / "summary.md", "html": folder / "index.html"}
     sections, md_parts = [], []
     for arch, part in frame.groupby("arch"):
         table = summary_table(part)
         png = _save_figure(accuracy_figure(part, arch), folder / f"accuracy_vs_fraction_{arch}.png")
-        outputs[f"figure_{arch}"] = folder / f"accuracy_vs_fraction_{arch}.png"
         md_parts.append(f"### Target {arch}: final-epoch test accuracy (%), mean ± std over seeds\n\n{markdown(table)}")
         sections.append(
             f"<h2>Target {html.escape(arch)}</h2>"
@@ -97,7 +95,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict) -
             f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
             f"<p>Final-epoch test accuracy (%), mean ± std over seeds; – marks a missing cell.</p>"
             + table.to_html(classes="summary", border=0))
-    with atomic_path(outputs["markdown"]) as tmp:
+    with atomic_path(folder / "summary.md") as tmp:
         tmp.write_text("\n".join(md_parts))
     versions = "".join(f"<li>{k} {html.escape(v)}</li>" for k, v in software_versions().items())
     page = f"""<!DOCTYPE html>
@@ -109,14 +107,10 @@ table.summary tr:nth-child(even){{background:#f3f3f3}}</style></head><body>
 <p>{len(frame)} target runs; methods {', '.join(sorted(frame['method'].unique()))};
 seeds {', '.join(map(str, sorted(frame['seed'].unique())))}.</p>
 {''.join(sections)}
-<h2>Configuration</h2><pre>{html.escape(_yaml(config))}</pre>
+<h2>Configuration</h2><pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre>
 <h2>Software</h2><ul>{versions}</ul>
 </body></html>
 """
-    with atomic_path(outputs["html"]) as tmp:
+    with atomic_path(folder / "index.html") as tmp:
         tmp.write_text(page)
-    return outputs
-
-
-def _yaml(config: dict) -> str:
-    return yaml.safe_dump(config, sort_keys=False)
+    return folder / "index.html"

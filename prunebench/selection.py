@@ -41,12 +41,11 @@ def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fract
     return order[within < budgets[class_of]]
 
 
-def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,
-                 weights: np.ndarray | None = None) -> pa.Table:
-    """The subset contract: index, label, weight, rank (0 = most preferred)."""
+def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray) -> pa.Table:
+    """The subset contract: index, label, weight (1 for score-based methods), rank (0 = most preferred)."""
     return pa.table({
         "index": pa.array(index[rows], pa.int64()),
         "label": pa.array(np.asarray(labels)[rows], pa.int64()),
-        "weight": pa.array(np.ones(len(rows)) if weights is None else weights, pa.float64()),
+        "weight": pa.array(np.ones(len(rows)), pa.float64()),
         "rank": pa.array(np.arange(len(rows)), pa.int64()),
     })

@@ -60,7 +60,6 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
         "per_class_accuracy": per_class,
         "epochs": epochs,
         "steps": trainer.step,
-        "train_size": len(train),
         "weighted": weighted,
         "wall_seconds": round(time.perf_counter() - tick, 3),
         "device": str(device),

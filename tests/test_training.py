@@ -24,7 +24,7 @@ def test_per_sample_signals_match_their_definitions():
     torch.testing.assert_close(signals["loss"], F.cross_entropy(logits, labels, reduction="none"))
     torch.testing.assert_close(signals["p_true"], torch.softmax(logits, 1)[torch.arange(3), labels])
     torch.testing.assert_close(signals["margin"], torch.tensor([1.0, -2.0, 0.0]))
-    assert signals["correct"].tolist() == [1, 0, 0]  # a tie is not a correct prediction... argmax picks class 0
+    assert signals["correct"].tolist() == [1, 0, 0]  # in a three-way tie argmax picks class 0, not label 1
 
 
 def test_step_budget_and_schedules():
