@@ -93,6 +93,9 @@ def validate_config(config: dict) -> dict:
             raise ConfigError(f"config: {section}.nesterov: Nesterov needs {section}.momentum > 0")
     if cfg["target"]["budget"] == "steps" and cfg["target"]["steps"] is None:
         raise ConfigError("config: target.steps: budget 'steps' needs target.steps")
+    chosen = cfg["report"]["fraction"]
+    if chosen is not None and not any(abs(chosen - f) <= 1e-12 for f in cfg["fractions"]):
+        raise ConfigError(f"config: report.fraction: {chosen} is not one of fractions {cfg['fractions']}")
     plan = proxy_plan(cfg)
     late = [e for e in plan.snapshot_epochs if e > plan.epochs]
     if late:

@@ -133,8 +133,20 @@ def aggregate(result_paths: list, parquet_out, csv_out) -> None:
     log.info("aggregated %d runs", len(frame))
 
 
-def report(results_path, out_dir, config: dict) -> None:
-    from .report import write_report
+def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: list = (), splits: list = (),
+           proxy_dir: str | os.PathLike | None = None) -> None:
+    """Tables, figures, index.html and summary.md from the results, the rules' benchmark files
+    (train_proxy, score, select, train_target), the subset and split Parquets, and the proxy outputs' sizes."""
+    from .config import method_params, proxy_plan
+    from .costs import benchmark_table, cost_table, signal_bytes
+    from .report import report_fraction, write_report
+    from .subset_stats import gather_subsets
 
     frame = read_table(results_path).to_pandas()
-    log.info("report written: %s", write_report(frame, out_dir, config))
+    costs = None
+    if benchmarks:
+        params = {m: method_params(config, m) for m in config["methods"]}
+        signals = signal_bytes(proxy_dir, params, proxy_plan(config), config["seeds"])
+        costs = cost_table(benchmark_table(benchmarks), signals, config["methods"])
+    stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
+    log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))

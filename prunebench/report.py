@@ -1,116 +1,645 @@
-"""Render the results table as Markdown tables, seaborn figures and one self-contained HTML page."""
+"""The report: tables, seaborn figures (PNG and SVG), one self-contained HTML page and its Markdown twin.
+
+Inputs are the results table (one row per target run), the measured costs (prunebench.costs) and
+what each subset keeps (prunebench.subset_stats). Every table and figure reads correctly with any
+subset of methods, fractions or seeds: a missing cell is shown as missing ("–" or an empty heatmap
+cell), never as zero.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
 import io
+import math
 import os
 import platform
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures only go to files
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-import yaml
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import yaml  # noqa: E402
 
-from .io import atomic_path
+from .io import atomic_path  # noqa: E402
+from .subset_stats import SubsetStats  # noqa: E402
 
-def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Mean ± std of final test accuracy (%) per method (rows) and fraction (columns); '–' where missing."""
-    stats = frame.groupby(["method", "fraction"])["test_accuracy"].agg(["mean", "std", "count"])
-    cells = {
-        key: (f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}" if row["count"] > 1 else f"{100 * row['mean']:.2f}")
-        for key, row in stats.iterrows()
-    }
-    methods = sorted(frame["method"].unique())
+matplotlib.rcParams["svg.hashsalt"] = "prunebench"  # stable element ids: same inputs, same SVG
+MISSING = "–"
+FULL = "full"
+RANDOM = "random"
+# figures per target architecture, and figures of the subsets themselves (one each)
+ARCH_FIGURES = ("accuracy_vs_fraction", "relative_to_random", "rank_heatmap", "cost_vs_accuracy")
+SUBSET_FIGURES = ("class_balance", "subset_overlap")
+NOISE_FIGURE = "mislabeled_share"
+
+
+def report_fraction(config: dict) -> float:
+    """The fraction at which subsets are compared (overlap, class balance, cost against accuracy):
+    `report.fraction` when set, else the configured fraction closest to 10% on a log scale."""
+    chosen = (config.get("report") or {}).get("fraction")
+    if chosen is not None:
+        return float(chosen)
+    return float(min(config["fractions"], key=lambda f: (abs(math.log(f / 0.1)), f)))
+
+
+def figure_files(config: dict) -> list[str]:
+    """Names (without extension) of every figure `write_report` writes for `config`."""
+    names = [f"{stem}_{arch}" for arch in config["target"]["archs"] for stem in ARCH_FIGURES]
+    names += list(SUBSET_FIGURES)
+    if config["split"]["label_noise"] > 0:
+        names.append(NOISE_FIGURE)
+    return names
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:g}%"
+
+
+def _method_order(frame_methods, config_methods) -> list[str]:
+    present = list(dict.fromkeys(frame_methods))
+    return [m for m in config_methods if m in present] + sorted(m for m in present if m not in config_methods)
+
+
+def accuracy_stats(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (over seeds) and count of final test accuracy in %, indexed by (method, fraction)."""
+    grouped = frame.groupby(["method", "fraction"])["test_accuracy"]
+    return pd.DataFrame({"mean": 100 * grouped.mean(), "std": 100 * grouped.std(), "count": grouped.count()})
+
+
+@dataclass
+class Table:
+    """A table of display strings plus which cells are marked best (bold)."""
+
+    cells: pd.DataFrame
+    best: pd.DataFrame | None = None
+    index_name: str = "method"
+
+    def markdown(self) -> str:
+        cells = self.cells.copy()
+        if self.best is not None:
+            cells = cells.where(~self.best, "**" + cells + "**")
+        header = f"| {self.index_name} | " + " | ".join(map(str, cells.columns)) + " |"
+        rule = "|---|" + "---:|" * len(cells.columns)
+        rows = [f"| {name} | " + " | ".join(row) + " |" for name, row in zip(cells.index, cells.values)]
+        return "\n".join([header, rule, *rows]) + "\n"
+
+    def html(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.cells.columns)
+        body = []
+        for r, (name, row) in enumerate(zip(self.cells.index, self.cells.values)):
+            tds = []
+            for c, value in enumerate(row):
+                text = html.escape(str(value))
+                if self.best is not None and self.best.iat[r, c]:
+                    text = f"<strong>{text}</strong>"
+                tds.append(f"<td>{text}</td>")
+            body.append(f"<tr><th>{html.escape(str(name))}</th>{''.join(tds)}</tr>")
+        return (f"<table class='summary'><thead><tr><th>{html.escape(self.index_name)}</th>{head}</tr></thead>"
+                f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def summary_table(frame: pd.DataFrame, methods: list[str] | None = None) -> Table:
+    """Mean ± std of final test accuracy (%) per method (rows) and fraction (columns); best per column in bold.
+
+    A cell with no finished run is '–'; one seed shows the mean alone.
+    """
+    stats = accuracy_stats(frame)
+    methods = _method_order(frame["method"], methods or [])
     fractions = sorted(frame["fraction"].unique())
-    table = pd.DataFrame([[cells.get((m, f), "–") for f in fractions] for m in methods],
-                         index=pd.Index(methods, name="method"), columns=[f"{f:g}" for f in fractions])
-    return table
+    cells = pd.DataFrame(MISSING, index=pd.Index(methods, name="method"), columns=[_percent(f) for f in fractions])
+    means = pd.DataFrame(np.nan, index=methods, columns=cells.columns)
+    for (method, fraction), row in stats.iterrows():
+        column = _percent(fraction)
+        means.loc[method, column] = round(row["mean"], 2)
+        cells.loc[method, column] = (f"{row['mean']:.2f} ± {row['std']:.2f}" if row["count"] > 1
+                                     else f"{row['mean']:.2f}")
+    best = means.eq(means.max(axis=0), axis=1) & means.notna()
+    best.loc[:, means.notna().sum(axis=0) < 2] = False  # a column with one method has no winner
+    return Table(cells, best)
 
 
-def markdown(table: pd.DataFrame) -> str:
-    header = f"| {table.index.name} | " + " | ".join(table.columns) + " |"
-    rule = "|" + "---|" * (len(table.columns) + 1)
-    rows = [f"| {name} | " + " | ".join(row) + " |" for name, row in zip(table.index, table.values)]
-    return "\n".join([header, rule, *rows]) + "\n"
+def paired_random_gap(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy minus random's (percentage points), per method, fraction and seed, paired by seed.
+
+    Rows exist only where random ran at that fraction and seed; `full` and random itself are left out.
+    """
+    acc = frame[["method", "fraction", "seed", "test_accuracy"]]
+    random = acc[acc["method"] == RANDOM].rename(columns={"test_accuracy": "random"}).drop(columns="method")
+    others = acc[~acc["method"].isin([RANDOM, FULL])]
+    paired = others.merge(random, on=["fraction", "seed"], how="inner")
+    return paired.assign(gap=100 * (paired["test_accuracy"] - paired["random"]))[
+        ["method", "fraction", "seed", "gap"]]
 
 
-def accuracy_figure(frame: pd.DataFrame, arch: str):
-    """Final test accuracy against kept fraction (log x), one line per method, ±1 std bands; full data as a line."""
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    subsets = frame[frame["method"] != "full"]
+def relative_table(frame: pd.DataFrame, methods: list[str]) -> Table:
+    """Mean (over seeds) points above random per method × fraction; '–' where random or the method is missing."""
+    gap = paired_random_gap(frame)
+    order = [m for m in _method_order(frame["method"], methods) if m not in (RANDOM, FULL)]
+    fractions = sorted(frame.loc[frame["method"] != FULL, "fraction"].unique())
+    cells = pd.DataFrame(MISSING, index=pd.Index(order, name="method"), columns=[_percent(f) for f in fractions])
+    means = pd.DataFrame(np.nan, index=order, columns=cells.columns)
+    for (method, fraction), value in gap.groupby(["method", "fraction"])["gap"].mean().items():
+        cells.loc[method, _percent(fraction)] = f"{value:+.2f}"
+        means.loc[method, _percent(fraction)] = round(value, 2)
+    best = means.eq(means.max(axis=0), axis=1) & means.notna()
+    return Table(cells, best)
+
+
+def rank_matrix(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Rank (1 = best mean accuracy) of each method at each fraction among the methods that ran there; NaN if absent."""
+    stats = accuracy_stats(frame[frame["method"] != FULL])
+    if stats.empty:
+        return pd.DataFrame()
+    means = stats["mean"].unstack("fraction")
+    order = [m for m in _method_order(frame["method"], methods) if m in means.index]
+    ranks = means.loc[order].rank(axis=0, ascending=False, method="min")
+    ranks.columns = [_percent(f) for f in ranks.columns]
+    return ranks
+
+
+def within_table(frame: pd.DataFrame, methods: list[str], tolerance: float) -> Table:
+    """Smallest fraction at which a method's mean accuracy comes within `tolerance` points of full data's, per arch."""
+    archs = sorted(frame["arch"].unique())
+    order = [m for m in _method_order(frame["method"], methods) if m != FULL]
+    cells = pd.DataFrame(MISSING, index=pd.Index(order, name="method"), columns=archs)
+    for arch in archs:
+        part = frame[frame["arch"] == arch]
+        full = part.loc[part["method"] == FULL, "test_accuracy"]
+        if full.empty:
+            continue  # no full-data run: '–' for every method
+        threshold = 100 * full.mean() - tolerance
+        stats = accuracy_stats(part[part["method"] != FULL])["mean"]
+        for method in order:
+            if method not in stats.index.get_level_values(0):
+                continue
+            means = stats.loc[method]
+            reached = means[means >= threshold]
+            cells.loc[method, arch] = (_percent(reached.index.min()) if len(reached)
+                                       else f"> {_percent(means.index.max())}")
+    return Table(cells)
+
+
+def _fmt(value: float, digits: int = 1, scale: float = 1.0) -> str:
+    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value / scale:,.{digits}f}"
+
+
+def cost_display(costs: pd.DataFrame) -> Table:
+    columns = {
+        "proxy (s)": ("proxy_wall_s", 1, 1), "score (s)": ("score_wall_s", 2, 1),
+        "select (s)": ("select_wall_s", 2, 1), "selection wall (s)": ("selection_wall_s", 1, 1),
+        "selection CPU (s)": ("selection_cpu_s", 1, 1), "selection peak RSS (MB)": ("selection_peak_mb", 0, 1),
+        "signals on disk (MB)": ("signal_bytes", 2, 1e6), "target wall (s)": ("target_wall_s", 1, 1),
+        "target CPU (s)": ("target_cpu_s", 1, 1), "target peak RSS (MB)": ("target_peak_mb", 0, 1),
+    }
+    cells = pd.DataFrame({label: [_fmt(v, d, s) for v in costs[col]] for label, (col, d, s) in columns.items()},
+                         index=pd.Index(costs.index, name="method"))
+    return Table(cells)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _palette(methods: list[str]) -> dict[str, tuple]:
+    colors = sns.color_palette("tab20" if len(methods) > 10 else "tab10", max(len(methods), 1))
+    palette = dict(zip(methods, colors))
+    if RANDOM in palette:
+        palette[RANDOM] = (0.3, 0.3, 0.3)
+    return palette
+
+
+def _log_fraction_axis(ax, fractions) -> None:
+    ax.set_xscale("log")
+    fractions = sorted(set(fractions))
+    if fractions:
+        ax.set_xticks(fractions, [_percent(f) for f in fractions])
+        if len(fractions) > 8:
+            plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    ax.minorticks_off()
+    ax.set_xlabel("kept fraction of the candidate pool (log scale)")
+
+
+def _note(ax, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, wrap=True, fontsize="medium")
+    ax.set_axis_off()
+
+
+def _legend(ax) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+
+
+def dataset_name(frame: pd.DataFrame) -> str:
+    return str(frame["dataset"].iloc[0]) if len(frame) else ""
+
+
+def accuracy_figure(frame: pd.DataFrame, arch: str, palette: dict):
+    """Final test accuracy against kept fraction (log x), one line per method, ±1 std band; full data as a line."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    subsets = frame[frame["method"] != FULL]
     if not subsets.empty:
+        order = [m for m in palette if m in set(subsets["method"])]
         sns.lineplot(data=subsets.assign(accuracy=100 * subsets["test_accuracy"]), x="fraction", y="accuracy",
-                     hue="method", style="method", markers=True, dashes=False, errorbar="sd", ax=ax)
-    full = 100 * frame.loc[frame["method"] == "full", "test_accuracy"]
+                     hue="method", hue_order=order, palette=palette, style="method", style_order=order,
+                     markers=True, dashes=False, errorbar="sd", ax=ax)
+    full = 100 * frame.loc[frame["method"] == FULL, "test_accuracy"]
     if not full.empty:
         ax.axhline(full.mean(), color="black", linestyle="--", linewidth=1, label=f"full data ({full.mean():.2f}%)")
         if len(full) > 1:
             ax.axhspan(full.mean() - full.std(), full.mean() + full.std(), color="black", alpha=0.08)
-    ax.set_xscale("log")
-    fractions = sorted(frame["fraction"].unique())
-    ax.set_xticks(fractions, [f"{100 * f:g}%" for f in fractions])
-    ax.minorticks_off()
-    ax.set_xlabel("kept fraction of the candidate pool (log scale)")
+    _log_fraction_axis(ax, subsets["fraction"])
     ax.set_ylabel("final-epoch test accuracy (%)")
-    ax.set_title(f"{frame['dataset'].iloc[0]}, target {arch}")
-    ax.legend(loc="lower right", fontsize="small")
-    fig.tight_layout()
+    ax.set_title(f"{dataset_name(frame)}, target {arch}: mean ± 1 std over seeds")
+    _legend(ax)
     return fig
 
 
-def _save_figure(fig, path: Path) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+def relative_figure(frame: pd.DataFrame, arch: str, palette: dict):
+    """Points above random at each fraction (paired by seed), ±1 std band; nothing where random is missing."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    gap = paired_random_gap(frame)
+    if gap.empty:
+        reason = ("random is not in the results" if RANDOM not in set(frame["method"])
+                  else "no method ran at a fraction and seed where random ran")
+        _note(ax, f"No accuracy relative to random: {reason}.")
+        return fig
+    order = [m for m in palette if m in set(gap["method"])]
+    sns.lineplot(data=gap, x="fraction", y="gap", hue="method", hue_order=order, palette=palette, style="method",
+                 style_order=order, markers=True, dashes=False, errorbar="sd", ax=ax)
+    ax.axhline(0, color=palette.get(RANDOM, "black"), linewidth=1.2, label="random")
+    _log_fraction_axis(ax, gap["fraction"])
+    ax.set_ylabel("test accuracy − random's (points)")
+    ax.set_title(f"{dataset_name(frame)}, target {arch}: gain over random at the same fraction and seed")
+    _legend(ax)
+    return fig
+
+
+def _annotated_heatmap(ax, values: pd.DataFrame, fmt, cmap, center=None, vmin=None, vmax=None, cbar_label=""):
+    """A heatmap whose missing cells stay grey with a dash, never a colour of their own."""
+    annot = len(values.columns) * len(values.index) <= 600
+    labels = values.map(lambda v: MISSING if pd.isna(v) else fmt(v))
+    sns.heatmap(values.astype(float), annot=labels.values if annot else False, fmt="", cmap=cmap, center=center,
+                vmin=vmin, vmax=vmax, linewidths=0.5, linecolor="white", ax=ax,
+                cbar_kws={"label": cbar_label, "shrink": 0.8}, annot_kws={"fontsize": "small"})
+    ax.set_facecolor("#e6e6e6")
+    if annot:
+        for (r, c), missing in np.ndenumerate(values.isna().values):
+            if missing:
+                ax.text(c + 0.5, r + 0.5, MISSING, ha="center", va="center", color="#777777", fontsize="small")
+    ax.set_ylabel("")
+
+
+def rank_figure(frame: pd.DataFrame, arch: str, methods: list[str]):
+    ranks = rank_matrix(frame, methods)
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(ranks.columns) + 3), max(3, 0.4 * len(ranks) + 1.5)))
+    if ranks.empty:
+        _note(ax, "No subset runs to rank.")
+        return fig
+    _annotated_heatmap(ax, ranks, lambda v: f"{v:.0f}", "viridis_r", vmin=1, vmax=max(len(ranks), 2),
+                       cbar_label="rank (1 = best mean accuracy)")
+    ax.set_xlabel("kept fraction")
+    ax.set_title(f"{dataset_name(frame)}, target {arch}: rank per fraction (grey: not run)")
+    return fig
+
+
+def pareto_points(frame: pd.DataFrame, costs: pd.DataFrame | None, fraction: float) -> pd.DataFrame:
+    """Per method at `fraction`: mean accuracy (%), selection wall seconds, signal MB; rows missing either are dropped."""
+    part = frame[np.isclose(frame["fraction"], fraction) & (frame["method"] != FULL)]
+    acc = 100 * part.groupby("method")["test_accuracy"].mean()
+    if costs is None or acc.empty:
+        return pd.DataFrame(columns=["method", "accuracy", "cost_s", "signal_mb"])
+    points = pd.DataFrame({"accuracy": acc}).join(costs[["selection_wall_s", "signal_bytes"]], how="left")
+    points = points.rename(columns={"selection_wall_s": "cost_s"}).assign(signal_mb=lambda t: t["signal_bytes"] / 1e6)
+    return points.drop(columns="signal_bytes").reset_index().rename(columns={"index": "method"})
+
+
+def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
+    """The methods no other method beats on both cost (lower) and accuracy (higher)."""
+    ordered = points.dropna(subset=["cost_s", "accuracy"]).sort_values(["cost_s", "accuracy"],
+                                                                        ascending=[True, False])
+    front, best = [], -math.inf
+    for _, row in ordered.iterrows():
+        if row["accuracy"] > best:
+            front.append(row)
+            best = row["accuracy"]
+    return pd.DataFrame(front, columns=points.columns)
+
+
+def cost_figure(frame: pd.DataFrame, arch: str, costs: pd.DataFrame | None, fraction: float, palette: dict):
+    """Accuracy at `fraction` against measured selection cost; marker area = bytes of signals read."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    points = pareto_points(frame, costs, fraction)
+    shown = points.dropna(subset=["accuracy", "cost_s"])
+    if shown.empty:
+        _note(ax, f"No method has both a result at {_percent(fraction)} and a measured selection cost.")
+        return fig
+    shown = shown.assign(signal_mb=shown["signal_mb"].fillna(0))
+    order = [m for m in palette if m in set(shown["method"])]
+    sns.scatterplot(data=shown, x="cost_s", y="accuracy", hue="method", hue_order=order, palette=palette,
+                    size="signal_mb", sizes=(40, 600), size_norm=(0, max(shown["signal_mb"].max(), 1e-9)),
+                    alpha=0.85, edgecolor="black", linewidth=0.5, ax=ax, legend="brief")
+    front = pareto_front(shown)
+    ax.plot(front["cost_s"], front["accuracy"], color="black", linewidth=1, linestyle=":", label="Pareto front")
+    for _, row in shown.iterrows():
+        ax.annotate(row["method"], (row["cost_s"], row["accuracy"]), textcoords="offset points", xytext=(6, 4),
+                    fontsize="x-small")
+    full = 100 * frame.loc[frame["method"] == FULL, "test_accuracy"]
+    if not full.empty:
+        ax.axhline(full.mean(), color="black", linestyle="--", linewidth=1, label=f"full data ({full.mean():.2f}%)")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("selection cost: wall s of proxy training (if read) + scoring + selection (log)")
+    ax.set_ylabel(f"test accuracy at {_percent(fraction)} (%)")
+    missing = sorted(set(points["method"]) - set(shown["method"]))
+    title = f"{dataset_name(frame)}, target {arch}: accuracy against cost at {_percent(fraction)}"
+    ax.set_title(title + (f"\nnot shown (no measured cost): {', '.join(missing)}" if missing else ""),
+                 fontsize="medium")
+    handles, labels = ax.get_legend_handles_labels()
+    labels = ["signals (MB)" if label == "signal_mb" else label for label in labels]
+    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small", frameon=False)
+    return fig
+
+
+def mislabeled_figure(stats: SubsetStats, palette: dict):
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    data = stats.per_subset.dropna(subset=["mislabeled_share"])
+    data = data[data["method"] != FULL]
+    if data.empty:
+        _note(ax, "No subsets with a matching split to count mislabeled samples.")
+        return fig
+    order = [m for m in palette if m in set(data["method"])]
+    sns.lineplot(data=data.assign(share=100 * data["mislabeled_share"]), x="fraction", y="share", hue="method",
+                 hue_order=order, palette=palette, style="method", style_order=order, markers=True, dashes=False,
+                 errorbar="sd", ax=ax)
+    rate = 100 * float(np.mean(list(stats.noise_rate.values()))) if stats.noise_rate else math.nan
+    if not math.isnan(rate):
+        ax.axhline(rate, color="black", linestyle="--", linewidth=1, label=f"pool noise rate ({rate:.1f}%)")
+    _log_fraction_axis(ax, data["fraction"])
+    ax.set_ylabel("mislabeled samples in the subset (%)")
+    ax.set_title("Share of mislabeled (noisy-label) samples each method keeps")
+    _legend(ax)
+    return fig
+
+
+def class_balance_figure(stats: SubsetStats, methods: list[str], fraction: float):
+    """Left: each class's share of the subset at `fraction`; right: normalised class entropy at every fraction."""
+    per = stats.per_subset
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.35 * len(methods) + 2)),
+                                      gridspec_kw={"width_ratios": [3, 2]})
+    if per.empty or stats.num_classes == 0:
+        _note(left, "No subsets.")
+        right.set_axis_off()
+        return fig
+    totals = stats.class_counts.sum(axis=1, keepdims=True)
+    shares = np.divide(stats.class_counts, totals, out=np.full(stats.class_counts.shape, np.nan), where=totals > 0)
+    at = np.isclose(per["fraction"].to_numpy(), fraction)
+    order = [m for m in methods if m in set(per.loc[at, "method"])]
+    if order:
+        frame = pd.DataFrame(100 * shares[at], columns=range(stats.num_classes)).assign(method=per.loc[at, "method"]
+                                                                                          .to_numpy())
+        mean = frame.groupby("method").mean().reindex(order)
+        mean.columns = [str(c) for c in mean.columns]
+        _annotated_heatmap(left, mean, lambda v: f"{v:.0f}", "RdBu_r", center=100 / stats.num_classes,
+                           cbar_label="share of the subset (%)")
+        left.set_xlabel("class (label kept in the subset)")
+        left.set_title(f"Class shares at {_percent(fraction)} (uniform = {100 / stats.num_classes:.1f}%)",
+                       fontsize="medium")
+        if stats.num_classes > 20:
+            left.set_xticks([])
+    else:
+        _note(left, f"No subsets at {_percent(fraction)}.")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(shares > 0, shares * np.log(shares), 0), axis=1) / math.log(stats.num_classes)
+    balance = per.assign(balance=entropy)
+    balance = balance[balance["method"] != FULL]
+    if not balance.empty and stats.num_classes > 1:
+        line_order = [m for m in methods if m in set(balance["method"])]
+        sns.lineplot(data=balance, x="fraction", y="balance", hue="method", hue_order=line_order,
+                     palette=_palette(methods), markers=True, style="method", style_order=line_order, dashes=False,
+                     errorbar="sd", ax=right)
+        _log_fraction_axis(right, balance["fraction"])
+        right.set_ylabel("class entropy / log C (1 = balanced)")
+        right.set_title("Class balance at every fraction", fontsize="medium")
+        right.legend(fontsize="x-small", frameon=False)
+    else:
+        right.set_axis_off()
+    return fig
+
+
+def overlap_figure(stats: SubsetStats, methods: list[str], fraction: float):
+    overlap = stats.overlap
+    present = [m for m in methods if m in set(overlap["method_a"])] if not overlap.empty else []
+    fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(present) + 3), max(4, 0.5 * len(present) + 1.5)))
+    if len(present) < 2:
+        _note(ax, f"Fewer than two methods have subsets at {_percent(fraction)}: no overlap to show.")
+        return fig
+    mean = overlap.groupby(["method_a", "method_b"])["jaccard"].mean().unstack("method_b").reindex(
+        index=present, columns=present)
+    _annotated_heatmap(ax, mean, lambda v: f"{v:.2f}", "mako_r", vmin=0, vmax=1, cbar_label="Jaccard index")
+    ax.set_xlabel("")
+    expected = fraction / (2 - fraction)
+    ax.set_title(f"Overlap of subsets at {_percent(fraction)}, mean over seeds\n"
+                 f"(two independent uniform draws: {expected:.2f})", fontsize="medium")
+    return fig
+
+
+def _save(fig, folder: Path, name: str) -> bytes:
+    """Write <name>.png and <name>.svg; return the PNG bytes (for embedding)."""
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    svg = io.BytesIO()
+    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     plt.close(fig)
-    return buffer.getvalue()
+    for suffix, buffer in ((".png", png), (".svg", svg)):
+        with atomic_path(folder / f"{name}{suffix}") as tmp:
+            tmp.write_bytes(buffer.getvalue())
+    return png.getvalue()
+
+
+# ---------------------------------------------------------------- page
 
 
 def software_versions() -> dict[str, str]:
     """Versions of the packages that produced the results (read from metadata: no heavy imports)."""
-    packages = ("torch", "torchvision", "numpy", "pandas", "pyarrow", "seaborn", "snakemake", "prunebench")
-    return {"python": platform.python_version(), **{name: metadata.version(name) for name in packages}}
+    packages = ("torch", "torchvision", "numpy", "pandas", "pyarrow", "matplotlib", "seaborn", "snakemake",
+                "prunebench")
+    versions = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
 
 
-def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict) -> Path:
-    """summary.md, accuracy_vs_fraction_<arch>.png per target arch, and index.html (self-contained; returned)."""
+CSS = """body{font-family:system-ui,sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}
+img{max-width:100%;height:auto;display:block;margin:1em 0}
+table.summary{border-collapse:collapse;margin:1em 0;font-size:.92em}
+table.summary td,table.summary th{padding:.25em .6em;text-align:right;border-bottom:1px solid #ddd}
+table.summary tbody th{text-align:left}table.summary tbody tr:nth-child(even){background:#f5f5f5}
+.note{color:#555;font-size:.92em}pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:.85em}
+nav a{margin-right:1em}"""
+
+
+@dataclass
+class _Figure:
+    name: str
+    title: str
+    caption: str
+    png: bytes
+
+
+def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, costs: pd.DataFrame | None = None,
+                 subsets: SubsetStats | None = None) -> Path:
+    """Write every figure (PNG + SVG), summary.md and the self-contained index.html into `folder`; return the page.
+
+    costs: prunebench.costs.cost_table (None: cost columns and the cost figure show missing);
+    subsets: prunebench.subset_stats.gather_subsets (None: the subset figures say they have no data).
+    """
     folder = Path(folder)
-    sections, md_parts = [], []
-    for arch, part in frame.groupby("arch"):
-        table = summary_table(part)
-        png = _save_figure(accuracy_figure(part, arch), folder / f"accuracy_vs_fraction_{arch}.png")
-        md_parts.append(f"### Target {arch}: final-epoch test accuracy (%), mean ± std over seeds\n\n{markdown(table)}")
-        sections.append(
-            f"<h2>Target {html.escape(arch)}</h2>"
-            f"<img alt='accuracy against fraction for {html.escape(arch)}' "
-            f"src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
-            f"<p>Final-epoch test accuracy (%), mean ± std over seeds; – marks a missing cell.</p>"
-            + table.to_html(classes="summary", border=0))
-    with atomic_path(folder / "summary.md") as tmp:
-        tmp.write_text("\n".join(md_parts))
-    versions = "".join(f"<li>{k} {html.escape(v)}</li>" for k, v in software_versions().items())
+    sns.set_theme(style="whitegrid", context="notebook")
+    methods = _method_order(frame["method"], config["methods"])
+    palette = _palette([m for m in methods if m != FULL])
+    fraction = report_fraction(config)
+    tolerance = float((config.get("report") or {}).get("tolerance", 1.0))
+    dataset = config["dataset"]["name"]
+    html_parts, md_parts = [], []
+
+    def add_figure(fig, name, title, caption):
+        png = _save(fig, folder, name)
+        figure = _Figure(name, title, caption, png)
+        html_parts.append(
+            f"<h3 id='{name}'>{html.escape(title)}</h3>"
+            f"<img alt='{html.escape(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+            f"<p class='note'>{html.escape(caption)} <a href='{name}.svg'>SVG</a></p>")
+        md_parts.append(f"### {title}\n\n![{title}]({name}.png)\n\n{caption}\n")
+        return figure
+
+    def add_table(table: Table, title: str, caption: str):
+        html_parts.append(f"<h3>{html.escape(title)}</h3>{table.html()}<p class='note'>{html.escape(caption)}</p>")
+        md_parts.append(f"### {title}\n\n{table.markdown()}\n{caption}\n")
+
+    seeds = sorted(frame["seed"].unique()) if len(frame) else []
+    fractions = sorted(frame.loc[frame["method"] != FULL, "fraction"].unique()) if len(frame) else []
+    devices = sorted(frame["device"].dropna().unique()) if "device" in frame else []
+    run_line = (f"{len(frame)} target runs on {dataset}: methods {', '.join(methods) or 'none'}; "
+                f"fractions {', '.join(_percent(f) for f in fractions) or 'none'}; "
+                f"seeds {', '.join(map(str, seeds)) or 'none'}; devices {', '.join(devices) or 'unknown'}.")
+    md_parts.append(f"# prunebench report: {dataset}\n\n{run_line}\n")
+
+    for arch in config["target"]["archs"]:
+        part = frame[frame["arch"] == arch]
+        html_parts.append(f"<h2 id='arch-{arch}'>Target {html.escape(arch)}</h2>")
+        md_parts.append(f"## Target {arch}\n")
+        if part.empty:
+            note = f"No finished target runs for {arch}."
+            html_parts.append(f"<p>{note}</p>")
+            md_parts.append(note + "\n")
+        part = part.assign(dataset=dataset)
+        add_table(summary_table(part, methods), "Final-epoch test accuracy (%)",
+                  "Mean ± std over seeds; best mean per fraction in bold; – marks a cell with no finished run.")
+        add_figure(accuracy_figure(part, arch, palette), f"accuracy_vs_fraction_{arch}", "Accuracy against fraction",
+                   "Final-epoch test accuracy, ±1 std band over seeds; dashed: full data (band ±1 std).")
+        add_table(relative_table(part, methods), "Points above random",
+                  "Mean over seeds of (method − random) at the same fraction and seed; – where random or the "
+                  "method did not run.")
+        add_figure(relative_figure(part, arch, palette), f"relative_to_random_{arch}", "Accuracy relative to random",
+                   "Paired by seed; the band is ±1 std of the per-seed gap. Missing random means no point.")
+        add_figure(rank_figure(part, arch, methods), f"rank_heatmap_{arch}", "Rank per fraction",
+                   "Rank of each method's mean accuracy among the methods that ran at that fraction (1 = best); "
+                   "grey cells were not run.")
+        add_figure(cost_figure(part, arch, costs, fraction, palette), f"cost_vs_accuracy_{arch}",
+                   f"Accuracy against selection cost at {_percent(fraction)}",
+                   "Measured wall seconds (Snakemake benchmark files) of the proxy training (for methods that "
+                   "read it), scoring and one selection, mean over seeds; marker area: bytes on disk of the proxy "
+                   "signals the method reads; dotted: Pareto front.")
+
+    html_parts.append("<h2 id='budget'>Data needed to match full data</h2>")
+    md_parts.append("## Data needed to match full data\n")
+    add_table(within_table(frame, methods, tolerance) if len(frame) else Table(pd.DataFrame()),
+              f"Smallest fraction within {tolerance:g} point of full-data accuracy",
+              "Smallest configured fraction whose mean accuracy is at most "
+              f"{tolerance:g} point below the full-data mean; > x: not reached at any fraction up to x; "
+              "– where full data or the method did not run.")
+
+    html_parts.append("<h2 id='costs'>Measured cost</h2>")
+    md_parts.append("## Measured cost\n")
+    if costs is not None:
+        add_table(cost_display(costs.reindex([m for m in methods if m in costs.index] or costs.index)),
+                  "Cost per method (means over seeds)",
+                  "Snakemake benchmark measurements: proxy = the proxy training run, counted whole for every method "
+                  "that reads it; score = the method's scoring job; select = one selection job (one fraction); "
+                  "selection = proxy + score + select; peak RSS is the largest of those jobs; signals = bytes on "
+                  "disk of the proxy outputs the method reads; target = one target training run. – is not measured.")
+    else:
+        html_parts.append("<p>No benchmark files were given.</p>")
+        md_parts.append("No benchmark files were given.\n")
+
+    html_parts.append("<h2 id='subsets'>What each method keeps</h2>")
+    md_parts.append("## What each method keeps\n")
+    if subsets is not None:
+        if config["split"]["label_noise"] > 0:
+            add_figure(mislabeled_figure(subsets, palette), NOISE_FIGURE, "Mislabeled samples kept",
+                       "Share of each subset whose label was flipped by split.label_noise, mean ± 1 std over seeds; "
+                       "dashed: the pool's noise rate, what a uniform draw keeps.")
+        else:
+            note = ("No mislabeled-share figure: split.label_noise is 0, so no label is noisy. "
+                    "Set it above 0 to see which methods keep mislabeled samples.")
+            html_parts.append(f"<p class='note'>{html.escape(note)}</p>")
+            md_parts.append(note + "\n")
+        subset_methods = [m for m in methods if m != FULL]
+        add_figure(class_balance_figure(subsets, subset_methods, fraction), "class_balance", "Class balance",
+                   f"Left: each class's share of the subsets at {_percent(fraction)} (labels as trained on), mean "
+                   "over seeds; right: class entropy over log C for every subset (1 = every class equally kept).")
+        add_figure(overlap_figure(subsets, subset_methods, fraction), "subset_overlap",
+                   f"Overlap between methods at {_percent(fraction)}",
+                   "Jaccard index |A∩B|/|A∪B| of two methods' subsets drawn with the same seed, mean over seeds.")
+    else:
+        html_parts.append("<p>No subset files were given.</p>")
+        md_parts.append("No subset files were given.\n")
+
+    versions = software_versions()
+    config_yaml = yaml.safe_dump(config, sort_keys=False)
+    md_parts.append("## Provenance\n\n" + run_line + "\n\n"
+                    + "Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
+                    + "Configuration:\n\n```yaml\n" + config_yaml + "```\n")
+    nav = "".join(f"<a href='#arch-{html.escape(a)}'>{html.escape(a)}</a>" for a in config["target"]["archs"])
     page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>prunebench: {html.escape(config['dataset']['name'])}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}img{{max-width:100%}}
-table.summary{{border-collapse:collapse}}table.summary td,table.summary th{{padding:.2em .6em;text-align:right}}
-table.summary tr:nth-child(even){{background:#f3f3f3}}</style></head><body>
-<h1>prunebench report: {html.escape(config['dataset']['name'])}</h1>
-<p>{len(frame)} target runs; methods {', '.join(sorted(frame['method'].unique()))};
-seeds {', '.join(map(str, sorted(frame['seed'].unique())))}.</p>
-{''.join(sections)}
-<h2>Configuration</h2><pre>{html.escape(yaml.safe_dump(config, sort_keys=False))}</pre>
-<h2>Software</h2><ul>{versions}</ul>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>prunebench: {html.escape(dataset)}</title>
+<style>{CSS}</style></head><body>
+<h1>prunebench report: {html.escape(dataset)}</h1>
+<p>{html.escape(run_line)}</p>
+<nav>{nav}<a href='#budget'>data needed</a><a href='#costs'>cost</a><a href='#subsets'>subsets</a>
+<a href='#provenance'>provenance</a></nav>
+{''.join(html_parts)}
+<h2 id='provenance'>Provenance</h2>
+<p>Seeds {html.escape(', '.join(map(str, seeds)) or 'none')}; figures are also beside this page as SVG.</p>
+<h3>Software</h3><ul>{''.join(f"<li>{html.escape(k)} {html.escape(v)}</li>" for k, v in versions.items())}</ul>
+<h3>Configuration</h3><pre>{html.escape(config_yaml)}</pre>
 </body></html>
 """
+    grouped = frame.groupby(["arch", "method", "fraction"])["test_accuracy"]
+    tidy = pd.DataFrame({"mean": 100 * grouped.mean(), "std": 100 * grouped.std(), "seeds": grouped.count()})
+    with atomic_path(folder / "accuracy.csv") as tmp:
+        tidy.round(4).reset_index().to_csv(tmp, index=False)
+    with atomic_path(folder / "costs.csv") as tmp:
+        (costs if costs is not None else pd.DataFrame(columns=["method"]).set_index("method")).to_csv(tmp)
+    with atomic_path(folder / "summary.md") as tmp:
+        tmp.write_text("\n".join(md_parts))
     with atomic_path(folder / "index.html") as tmp:
         tmp.write_text(page)
     return folder / "index.html"

@@ -1,0 +1,165 @@
+"""Measured costs: Snakemake benchmark files and the size on disk of the signals each method reads.
+
+Every rule writes a benchmark TSV under `results/<dataset>/benchmarks/<rule>/...` (columns s, h:m:s,
+max_rss, max_vms, max_uss, max_pss, io_in, io_out, mean_load, cpu_time). This module reads them into
+one tidy table, with the rule's wildcards parsed from the path, and builds the per-method cost
+table of the report. Nothing here is estimated: a cost that was not measured stays missing (NaN).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .methods import ProxyPlan, get_method
+
+# benchmark file layout under benchmarks/, as the rules in rules/*.smk write it
+_LAYOUT = {
+    # one file per seed, or several (proxy repeats): every proxy run of a seed counts towards its cost
+    "train_proxy": re.compile(r"train_proxy/(?:[^/]+/)*?seed(?P<seed>\d+)(?:[/_.][^/]*)*?\.(?:tsv|jsonl)$"),
+    "score": re.compile(r"score/(?P<method>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
+    "select": re.compile(r"select/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
+    "train_target": re.compile(
+        r"train_target/(?P<arch>[^/]+)/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
+}
+BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb", "max_uss": "max_uss_mb",
+                     "io_in": "io_in_mb", "io_out": "io_out_mb", "mean_load": "mean_load"}
+TABLE_COLUMNS = ["rule", "arch", "method", "fraction", "seed", *BENCHMARK_COLUMNS.values()]
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:  # Snakemake writes "-" or "NA" for what it could not measure
+        return math.nan
+    return value
+
+
+def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
+    """One benchmark TSV as {column: value}; repeated runs (`repeat()`) are averaged, unmeasured values are NaN."""
+    lines = Path(path).read_text().splitlines()
+    if len(lines) < 2:
+        raise ValueError(f"{path}: not a Snakemake benchmark file (no data row)")
+    header = lines[0].split("\t")
+    if "s" not in header:
+        raise ValueError(f"{path}: not a Snakemake benchmark file (no 's' column)")
+    rows = [[_number(v) for v in line.split("\t")] for line in lines[1:] if line.strip()]
+    values = np.nanmean(np.array(rows, dtype=float), axis=0) if len(rows) > 1 else np.array(rows[0], dtype=float)
+    return dict(zip(header, values.tolist()))
+
+
+def parse_benchmark_path(path: str | os.PathLike) -> dict:
+    """The rule and wildcards of a benchmark file, from its path below `benchmarks/`."""
+    text = Path(path).as_posix()
+    tail = text.rsplit("benchmarks/", 1)[-1]
+    for rule, pattern in _LAYOUT.items():
+        match = pattern.fullmatch(tail)
+        if match:
+            found = match.groupdict()
+            return {"rule": rule, "arch": found.get("arch"), "method": found.get("method"),
+                    "fraction": float(found["fraction"]) if "fraction" in found else math.nan,
+                    "seed": int(found["seed"])}
+    raise ValueError(f"{path}: not a benchmark path of train_proxy, score, select or train_target")
+
+
+def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
+    """One row per benchmark file: rule, arch, method, fraction, seed and the measured columns (MB, seconds)."""
+    rows = []
+    for path in paths:
+        values = read_benchmark(path)
+        rows.append({**parse_benchmark_path(path),
+                     **{name: values.get(column, math.nan) for column, name in BENCHMARK_COLUMNS.items()}})
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def signal_bytes(proxy_root: str | os.PathLike, methods: dict[str, dict], plan: ProxyPlan,
+                 seeds: list[int]) -> pd.DataFrame:
+    """Bytes on disk of the proxy outputs each method reads (its `proxy_files`), per seed.
+
+    methods: {name: parameters}. A method that reads no proxy output has 0 bytes; a file that is
+    missing leaves that seed's value NaN (not measured), never 0.
+    """
+    rows = []
+    for name, params in methods.items():
+        files = get_method(name).proxy_files(params, plan)
+        for seed in seeds:
+            paths = [Path(proxy_root) / f"seed{seed}" / f for f in files]
+            total = sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths) else math.nan
+            rows.append({"method": name, "seed": seed, "signal_bytes": total, "files": " ".join(files)})
+    return pd.DataFrame(rows, columns=["method", "seed", "signal_bytes", "files"])
+
+
+COST_COLUMNS = ["proxy_wall_s", "score_wall_s", "select_wall_s", "selection_wall_s", "selection_cpu_s",
+                "selection_peak_mb", "signal_bytes", "target_wall_s", "target_cpu_s", "target_peak_mb"]
+
+
+def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per method (rows, in `methods` order), measured means over seeds (and fractions, archs):
+
+    proxy_wall_s     the proxy training run, counted whole for every method that reads its outputs
+                     (0 for methods that read none);
+    score_wall_s     the method's `score` job, per seed;
+    select_wall_s    one `select` job (one fraction), per seed;
+    selection_*      proxy (if read) + score + one select: wall and CPU seconds, peak resident memory (MB);
+    signal_bytes     size on disk of the proxy outputs the method reads;
+    target_*         one target training run (wall, CPU seconds, peak memory).
+    """
+    def per_seed(rule: str, column: str, how: str = "mean") -> pd.Series:
+        part = bench[bench["rule"] == rule]
+        if rule == "train_proxy":
+            return part.groupby("seed")[column].agg(how)
+        return part.groupby(["method", "seed"])[column].agg(how)
+
+    # a seed's proxy runs (the main one and any repeats) add up
+    proxy_wall, proxy_cpu = per_seed("train_proxy", "wall_s", "sum"), per_seed("train_proxy", "cpu_s", "sum")
+    proxy_rss = per_seed("train_proxy", "max_rss_mb", "max")
+    score_wall, score_cpu, score_rss = (per_seed("score", c) for c in ("wall_s", "cpu_s", "max_rss_mb"))
+    select_wall, select_cpu = per_seed("select", "wall_s"), per_seed("select", "cpu_s")
+    select_rss = per_seed("select", "max_rss_mb", "max")
+    target = bench[bench["rule"] == "train_target"].groupby("method")
+    reads_proxy = signals.groupby("method")["files"].first().ne("") if len(signals) else pd.Series(dtype=bool)
+    rows = []
+    for method in methods:
+        uses_proxy = bool(reads_proxy.get(method, False))
+        seeds = sorted({s for (m, s) in score_wall.index if m == method} | {s for (m, s) in select_wall.index
+                                                                            if m == method})
+        wall, cpu, peak, proxies = [], [], [], []
+        for seed in seeds:
+            parts_wall = [score_wall.get((method, seed), math.nan), select_wall.get((method, seed), math.nan)]
+            parts_cpu = [score_cpu.get((method, seed), math.nan), select_cpu.get((method, seed), math.nan)]
+            parts_rss = [score_rss.get((method, seed), math.nan), select_rss.get((method, seed), math.nan)]
+            proxy = proxy_wall.get(seed, math.nan) if uses_proxy else 0.0
+            proxies.append(proxy)
+            if uses_proxy:
+                parts_cpu.append(proxy_cpu.get(seed, math.nan))
+                parts_rss.append(proxy_rss.get(seed, math.nan))
+            wall.append(sum([proxy, *parts_wall]))  # NaN when any part was not measured
+            cpu.append(sum(parts_cpu))
+            peak.append(max(parts_rss) if not any(math.isnan(x) for x in parts_rss) else math.nan)
+        sig = signals.loc[signals["method"] == method, "signal_bytes"]
+        rows.append({
+            "method": method,
+            "proxy_wall_s": _mean(proxies),
+            "score_wall_s": _mean([score_wall.get((method, s), math.nan) for s in seeds]),
+            "select_wall_s": _mean([select_wall.get((method, s), math.nan) for s in seeds]),
+            "selection_wall_s": _mean(wall),
+            "selection_cpu_s": _mean(cpu),
+            "selection_peak_mb": _mean(peak),
+            "signal_bytes": sig.mean() if len(sig) and sig.notna().all() else math.nan,
+            "target_wall_s": target["wall_s"].mean().get(method, math.nan),
+            "target_cpu_s": target["cpu_s"].mean().get(method, math.nan),
+            "target_peak_mb": target["max_rss_mb"].max().get(method, math.nan),
+        })
+    return pd.DataFrame(rows, columns=["method", *COST_COLUMNS]).set_index("method")
+
+
+def _mean(values: list[float]) -> float:
+    """Mean of measured values; NaN when none was measured or any is missing (a partial sum is not a cost)."""
+    if not values or any(math.isnan(v) for v in values):
+        return math.nan
+    return float(np.mean(values))
