@@ -100,6 +100,8 @@ def validate_config(config: dict) -> dict:
     late = [e for e in plan.snapshot_epochs if e > plan.epochs]
     if late:
         raise ConfigError(f"config: proxy.snapshot_epochs: {late} after the last epoch ({plan.epochs})")
+    if plan.repeats > 1 and not plan.snapshot_epochs:
+        raise ConfigError("config: proxy.repeats: repeated runs keep only proxy.snapshot_epochs, which is empty")
     for name in cfg["methods"]:
         problems = get_method(name).problems(method_params(cfg, name), plan)
         if problems:
@@ -129,7 +131,8 @@ def load_config(*paths: str | Path) -> dict:
 
 def proxy_plan(cfg: dict) -> ProxyPlan:
     proxy = cfg["proxy"]
-    return ProxyPlan(proxy["epochs"], tuple(proxy["snapshot_epochs"]), proxy["log_in_training"])
+    return ProxyPlan(proxy["epochs"], tuple(proxy["snapshot_epochs"]), proxy["log_in_training"],
+                     proxy["log_kl_shift"], proxy["repeats"], proxy["arch"])
 
 
 def method_params(cfg: dict, name: str) -> dict:

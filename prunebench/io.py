@@ -53,11 +53,14 @@ def write_table(table: pa.Table, path: str | os.PathLike, metadata: dict[str, An
         pq.write_table(table, tmp, compression="zstd")
 
 
-def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file (or some of its columns), naming the file in one line if it is missing or damaged."""
+def read_table(path: str | os.PathLike, columns: list[str] | None = None, required: tuple[str, ...] = ()) -> pa.Table:
+    """Read a Parquet file (or only `columns`), naming the file in one line if it is missing or damaged.
+
+    `columns` and `required` must all be present; `required` ones are checked without narrowing the read.
+    """
     try:
-        if columns is not None:
-            missing = [c for c in columns if c not in pq.read_schema(path).names]
+        if columns is not None or required:
+            missing = [c for c in [*(columns or []), *required] if c not in pq.read_schema(path).names]
             if missing:
                 raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
         return pq.read_table(path, columns=columns)

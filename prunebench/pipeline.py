@@ -21,7 +21,7 @@ from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
 from .results import aggregate as aggregate_results
 from .results import write_results
-from .selection import SUBSET_COLUMNS, select_rows, subset_table
+from .selection import SUBSET_COLUMNS, select_rows, selection_rng, subset_table
 from .signals import Signals
 from .splits import SPLIT_COLUMNS, rows_of
 from .splits import make_split as draw_split
@@ -52,10 +52,13 @@ def _read_split(path) -> pa.Table:
     return read_table(path, SPLIT_COLUMNS)
 
 
-def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_dir: str | os.PathLike) -> None:
-    """Train the proxy on the pool and write dynamics, snapshots and weights into `out_dir`.
+def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_dir: str | os.PathLike,
+                repeat: int = 0) -> None:
+    """Train proxy run `repeat` on the pool and write its dynamics, snapshots and weights into `out_dir`.
 
-    A checkpoint is kept in `out_dir` after every epoch and removed once the outputs are written.
+    Repeat 0 is the main run; repeats 1.. are independent short runs that only keep
+    snapshots (see prunebench.proxy). A checkpoint is kept after every epoch and
+    removed once the outputs are written.
     """
     from .proxy import train_proxy as run_proxy
     from .proxy import write_proxy_run
@@ -66,50 +69,75 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     pool_index, pool_labels = rows_of(split, "pool")
     query_index, query_labels = rows_of(split, "query")
     settings = train_settings(proxy, meta["augment"])
-    checkpoint = Path(out_dir) / "checkpoint.pt"
+    checkpoint = Path(out_dir) / ("checkpoint.pt" if repeat == 0 else f"checkpoint_repeat{repeat}.pt")
     run = run_proxy(data, meta["mean"], meta["std"], pool_index, pool_labels, query_index, query_labels,
                     proxy["arch"], settings, seed, resolve_device(device), tuple(proxy["snapshot_epochs"]),
-                    checkpoint=checkpoint, log_in_training=proxy["log_in_training"])
+                    checkpoint=checkpoint, log_in_training=proxy["log_in_training"],
+                    log_kl_shift=proxy["log_kl_shift"], repeat=repeat)
     write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
-                                   "dataset": meta["name"]})
+                                   "dataset": meta["name"]}, repeat)
     checkpoint.unlink(missing_ok=True)
-    log.info("proxy done: train %.1fs, eval pass %.1fs", run.seconds["train"], run.seconds["eval"])
+    log.info("proxy run %d done: train %.1fs, eval pass %.1fs", repeat, run.seconds["train"], run.seconds["eval"])
 
 
 def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, seed: int,
-          out: str | os.PathLike) -> None:
+          out: str | os.PathLike, data_dir=None, device: str = "auto") -> None:
     """Score every pool sample with `method`; the table keeps the method's own score semantics."""
     spec = get_method(method)
-    signals = Signals(_read_split(split_path), proxy_dir)
-    scores = np.asarray(spec.score(signals, params, seed, plan), dtype=np.float64)
-    if scores.shape != signals.labels.shape:
-        raise ValueError(f"{method}: returned {scores.shape} scores for {len(signals.labels)} pool samples")
-    if not np.isfinite(scores).all():
-        raise ValueError(f"{method}: {int((~np.isfinite(scores)).sum())} scores are not finite (NaN or inf)")
+    signals = Signals(_read_split(split_path), proxy_dir, data_dir, device)
+    scored = spec.score(signals, params, seed, plan)
+    columns = dict(scored) if isinstance(scored, dict) else {"score": scored}
+    for name, values in columns.items():
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != signals.labels.shape:
+            raise ValueError(f"{method}: returned {values.shape} {name} values for {len(signals.labels)} pool samples")
+        if not np.isfinite(values).all():
+            raise ValueError(f"{method}: {int((~np.isfinite(values)).sum())} {name} values are not finite")
+        columns[name] = values
     table = pa.table({"index": pa.array(signals.index, pa.int64()), "label": pa.array(signals.labels, pa.int64()),
-                      "score": pa.array(scores, pa.float64())})
+                      **{name: pa.array(values, pa.float64()) for name, values in columns.items()}})
     write_table(table, out, {"method": method, "params": params, "seed": seed, "signals": list(spec.signals),
                              "keep": params["keep"], "balanced": params["balanced"]})
+    scores = columns["score"]
     log.info("%s seed %d: scored %d samples (min %.4g, max %.4g)", method, seed, len(scores), scores.min(),
              scores.max())
 
 
-def select(scores_path, fraction: float, out: str | os.PathLike) -> None:
-    """Write the subset at `fraction` from a score table (its metadata says how to rank)."""
-    table = read_table(scores_path, ["index", "label", "score"])
+def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None, proxy_dir=None) -> None:
+    """Write the subset at `fraction` from a score table (its metadata says how to rank).
+
+    Methods with their own sampler (strata, Beta sampling, weights) draw with a
+    generator seeded by (seed, method, fraction); the rest take the top of the ranking.
+    """
+    table = read_table(scores_path, required=("index", "label", "score"))
     meta = table_metadata(table, scores_path, ("method", "keep", "balanced", "seed", "params"))
-    index = table.column("index").to_numpy()
-    labels = table.column("label").to_numpy()
-    rows = select_rows(table.column("score").to_numpy(), labels, index, fraction, meta["keep"], meta["balanced"])
-    write_table(subset_table(rows, index, labels), out,
+    method = get_method(meta["method"])
+    columns = {name: table.column(name).to_numpy() for name in table.column_names}
+    index, labels = columns["index"], columns["label"]
+    weights = None
+    if method.subset is None:
+        rows = select_rows(columns["score"], labels, index, fraction, meta["keep"], meta["balanced"])
+    else:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        signals = Signals(_read_split(split_path), proxy_dir) if split_path else None
+        rows, weights = method.subset(columns, fraction, meta["params"], selection_rng(meta["seed"], method.name,
+                                                                                       fraction), signals)
+        if len(np.unique(rows)) != len(rows):
+            raise ValueError(f"{method.name}: the sampler returned repeated rows")
+    write_table(subset_table(rows, index, labels, weights), out,
                 {"method": meta["method"], "fraction": fraction, "seed": meta["seed"], "k": len(rows),
-                 "params": meta["params"]})
+                 "params": meta["params"], "weighted": weights is not None})
     log.info("%s fraction %g seed %d: kept %d of %d", meta["method"], fraction, meta["seed"], len(rows), len(index))
 
 
 def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
                  out: str | os.PathLike) -> None:
-    """Train `arch` from scratch on one subset and write one result record (JSON)."""
+    """Train `arch` from scratch on one subset and write one result record (JSON).
+
+    A checkpoint is kept beside `out` after every epoch (a killed run resumes from it)
+    and removed once the record is written.
+    """
     from .target import train_target as run_target
     from .training import resolve_device
 
@@ -119,10 +147,11 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     settings = train_settings(target, meta["augment"])
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,
-                        seed, resolve_device(device))
+                        seed, resolve_device(device), checkpoint=f"{out}.checkpoint.pt")
     record = {"dataset": meta["name"], "arch": arch, "method": info["method"], "fraction": info["fraction"],
               "seed": seed, "k": info["k"], "budget": settings.budget, "proxy_arch": proxy_arch, **result}
     write_json(record, out)
+    Path(f"{out}.checkpoint.pt").unlink(missing_ok=True)
     log.info("%s %s f=%g seed %d: test accuracy %.4f", arch, info["method"], info["fraction"], seed,
              result["test_accuracy"])
 

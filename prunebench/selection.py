@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pyarrow as pa
 
@@ -41,11 +43,20 @@ def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fract
     return order[within < budgets[class_of]]
 
 
-def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray) -> pa.Table:
-    """The subset contract: index, label, weight (1 for score-based methods), rank (0 = most preferred)."""
+def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,
+                 weights: np.ndarray | None = None) -> pa.Table:
+    """The subset contract: index, label, weight (1 unless the method weighs), rank (0 = most preferred)."""
+    weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if len(weights) != len(rows) or not (np.isfinite(weights) & (weights >= 0)).all():
+        raise ValueError(f"subset weights must be {len(rows)} finite non-negative numbers")
     return pa.table({
         "index": pa.array(index[rows], pa.int64()),
         "label": pa.array(np.asarray(labels)[rows], pa.int64()),
-        "weight": pa.array(np.ones(len(rows)), pa.float64()),
+        "weight": pa.array(weights, pa.float64()),
         "rank": pa.array(np.arange(len(rows)), pa.int64()),
     })
+
+
+def selection_rng(seed: int, method: str, fraction: float) -> np.random.Generator:
+    """The generator of one (seed, method, fraction) draw: independent of every other draw, same every run."""
+    return np.random.default_rng([seed, zlib.crc32(method.encode()), zlib.crc32(repr(float(fraction)).encode())])

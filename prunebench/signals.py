@@ -13,6 +13,8 @@ from .io import DataError, column_matrix, read_table
 from .splits import rows_of
 
 SIGNALS = ("loss", "p_true", "margin", "correct")
+# optional in-training signal: sum_c |p_t,c (log p_t,c - log p_t-1,c)| between a sample's consecutive epochs (TDDS)
+KL_SHIFT = "kl_shift"
 
 PASSES = {
     "train": "in-training: outputs of each training batch (augmented view, train-mode BatchNorm), pool only",
@@ -22,19 +24,21 @@ PASSES = {
 
 TRAIN_FILE = "dynamics_train.parquet"
 EVAL_FILE = "dynamics_eval.parquet"
-MODEL_FILE = "model.pt"
 
 
-def snapshot_file(epoch: int) -> str:
-    return f"snapshot_epoch{epoch}.parquet"
+def _in_repeat(name: str, repeat: int) -> str:
+    """Repeat 0 is the main proxy run; independent repeats (EL2N, GraNd) live in repeat<r>/."""
+    return name if repeat == 0 else f"repeat{repeat}/{name}"
 
 
-def proxy_files(folder: str | os.PathLike, snapshot_epochs) -> dict[str, Path]:
-    """The files a proxy run writes into `folder`, by role."""
-    folder = Path(folder)
-    files = {"train": folder / TRAIN_FILE, "eval": folder / EVAL_FILE, "model": folder / MODEL_FILE}
-    files.update({f"snapshot{e}": folder / snapshot_file(e) for e in snapshot_epochs})
-    return files
+def snapshot_file(epoch: int, repeat: int = 0) -> str:
+    """Eval-mode probabilities, logits and embeddings of pool and query at `epoch` (1-based)."""
+    return _in_repeat(f"snapshot_epoch{epoch}.parquet", repeat)
+
+
+def model_file(epoch: int, repeat: int = 0) -> str:
+    """Proxy weights after `epoch`, for the methods that probe the model (DeepFool, SloCurv, GraNd full)."""
+    return _in_repeat(f"model_epoch{epoch}.pt", repeat)
 
 
 class Signals:
@@ -44,10 +48,13 @@ class Signals:
     order: one row per pool sample, sorted by dataset index.
     """
 
-    def __init__(self, split: pa.Table, proxy_folder: str | os.PathLike | None = None):
+    def __init__(self, split: pa.Table, proxy_folder: str | os.PathLike | None = None,
+                 data_folder: str | os.PathLike | None = None, device: str = "auto"):
         self.index, self.labels = rows_of(split, "pool")
+        self.device = device  # where model-probing methods run
         self.query_index, self.query_labels = rows_of(split, "query")
         self.proxy_folder = Path(proxy_folder) if proxy_folder else None
+        self.data_folder = Path(data_folder) if data_folder else None
 
     def _file(self, name: str) -> Path:
         if self.proxy_folder is None:
@@ -72,6 +79,18 @@ class Signals:
         """Post-epoch eval-mode signal `name` for the pool or the query set, (N, T)."""
         return self._read(EVAL_FILE, name, role)
 
-    def snapshot(self, epoch: int, name: str = "probs") -> np.ndarray:
-        """Eval-mode `probs` or `embedding` of the pool at `epoch` (float16)."""
-        return self._read(snapshot_file(epoch), name, "pool")
+    def snapshot(self, epoch: int, name: str = "probs", repeat: int = 0, role: str = "pool") -> np.ndarray:
+        """Eval-mode `probs`, `logits` or `embedding` at `epoch` of proxy run `repeat` (float16)."""
+        return self._read(snapshot_file(epoch, repeat), name, role)
+
+    def model_path(self, epoch: int, repeat: int = 0) -> Path:
+        """The proxy's weights after `epoch` (a torch state dict; load with weights_only=True)."""
+        return self._file(model_file(epoch, repeat))
+
+    def images(self):
+        """The cached dataset (uint8 images, mean and std), for methods that probe the model with inputs."""
+        from .datasets import open_cache
+
+        if self.data_folder is None:
+            raise DataError("this method needs the dataset cache but none was given")
+        return open_cache(self.data_folder)

@@ -5,7 +5,7 @@ import sys
 from prunebench.config import ConfigError, method_params, proxy_plan, validate_config
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
-from prunebench.signals import EVAL_FILE, MODEL_FILE, TRAIN_FILE, snapshot_file
+from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
 try:
     CFG = validate_config(config)
@@ -26,6 +26,7 @@ wildcard_constraints:
     method="|".join(REGISTRY),
     fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
     arch="|".join(ARCHS),
+    repeat=r"[1-9]\d*",
 
 
 def method_fractions(method):
@@ -42,11 +43,26 @@ def target_results():
     ]
 
 
-def score_inputs(wildcards):
+def proxy_dir(wildcards):
+    return f"{OUT}/proxy/seed{wildcards.seed}"
+
+
+def proxy_inputs(wildcards):
     """The split, plus only the proxy outputs this method reads (none for label-only methods)."""
     method = get_method(wildcards.method)
     files = method.proxy_files(method_params(CFG, wildcards.method), PLAN)
-    return {
+    inputs = {
         "split": f"{OUT}/split/seed{wildcards.seed}.parquet",
-        "proxy": [f"{OUT}/proxy/seed{wildcards.seed}/{name}" for name in files],
+        "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in files],
     }
+    if method.needs_images:
+        inputs["data"] = f"{OUT}/data"
+    return inputs
+
+
+def select_inputs(wildcards):
+    """The score table; a sampler that reads signals at selection time also gets the proxy's outputs."""
+    inputs = {"scores": f"{OUT}/scores/{wildcards.method}/seed{wildcards.seed}.parquet"}
+    if get_method(wildcards.method).subset_reads_signals:
+        inputs.update(proxy_inputs(wildcards))
+    return inputs

@@ -5,11 +5,12 @@ rule train_proxy:
     output:
         train=f"{OUT}/proxy/seed{{seed}}/{TRAIN_FILE}",
         eval=f"{OUT}/proxy/seed{{seed}}/{EVAL_FILE}",
-        model=f"{OUT}/proxy/seed{{seed}}/{MODEL_FILE}",
         snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
+        models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
     params:
         proxy=CFG["proxy"],
         device=CFG["device"],
+        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
     threads: 2
     resources:
         mem_mb=4000,
@@ -18,6 +19,32 @@ rule train_proxy:
         f"{OUT}/logs/train_proxy/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_proxy/seed{{seed}}.tsv"
+    conda:
+        "../envs/prunebench.yaml"
+    script:
+        "../workflow_scripts/train_proxy.py"
+
+
+# independent short proxy runs (their own initialisation) for methods averaged over runs: EL2N, GraNd
+rule train_proxy_repeat:
+    input:
+        data=f"{OUT}/data",
+        split=f"{OUT}/split/seed{{seed}}.parquet",
+    output:
+        snapshots=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
+        models=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
+    params:
+        proxy=CFG["proxy"],
+        device=CFG["device"],
+        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    log:
+        f"{OUT}/logs/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.tsv"
     conda:
         "../envs/prunebench.yaml"
     script:

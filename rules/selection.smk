@@ -1,11 +1,13 @@
 rule score:
     input:
-        unpack(score_inputs),
+        unpack(proxy_inputs),
     output:
         f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
     params:
         method_params=lambda wildcards: method_params(CFG, wildcards.method),
         plan=PLAN,
+        proxy_dir=proxy_dir,
+        device=CFG["device"],
     log:
         f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
     benchmark:
@@ -18,9 +20,11 @@ rule score:
 
 rule select:
     input:
-        scores=f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
+        unpack(select_inputs),
     output:
         f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+    params:
+        proxy_dir=proxy_dir,
     log:
         f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",
     benchmark:

@@ -54,7 +54,7 @@ def test_noisy_labels_flow_from_the_split_through_proxy_scores_and_a_step_budget
                         tmp_path / "split.parquet")
     proxy = {"arch": "small_cnn", "epochs": 3, "batch_size": 64, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
              "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
-             "snapshot_epochs": [], "log_in_training": True}
+             "snapshot_epochs": [], "log_in_training": True, "log_kl_shift": False, "repeats": 1}
     pipeline.train_proxy(tmp_path / "data", tmp_path / "split.parquet", proxy, 0, "cpu", tmp_path / "proxy")
     split = read_table(tmp_path / "split.parquet").to_pandas()
     pool = split[split["role"] == "pool"]

@@ -119,7 +119,7 @@ def test_auto_device_falls_back_to_cpu_when_cuda_is_promised_but_absent(monkeypa
     assert "CUDA_VISIBLE_DEVICES=0 but CUDA is not usable here; running on the CPU" in caplog.text
 
 
-PROXY_ARGS = dict(arch="small_cnn", seed=3, device=torch.device("cpu"), snapshot_epochs=(2,))
+PROXY_ARGS = dict(arch="small_cnn", seed=3, device=torch.device("cpu"), snapshot_epochs=(2,), log_kl_shift=True)
 
 
 def _proxy_inputs():
@@ -145,6 +145,7 @@ def test_proxy_logs_every_signal_for_every_sample_and_epoch():
     for part in (run.train, run.eval_pool, run.eval_query):  # every sample was written in every epoch
         assert not any(np.isnan(part[name]).any() for name in ("loss", "p_true", "margin"))
         assert set(np.unique(part["correct"])) <= {0, 1}
+    assert np.isnan(run.train["kl_shift"][:, 0]).all() and (run.train["kl_shift"][:, 1:] >= 0).all()
     assert run.eval_pool["correct"][:, -1].mean() > 0.9  # the synthetic task is learnable
     np.testing.assert_allclose(run.eval_pool["p_true"], np.exp(-run.eval_pool["loss"]), rtol=1e-5)
 
@@ -173,8 +174,8 @@ def test_a_killed_proxy_resumes_from_its_checkpoint_and_matches_an_uninterrupted
     for part in ("train", "eval_pool", "eval_query"):
         for name, values in getattr(straight, part).items():
             np.testing.assert_array_equal(getattr(resumed, part)[name], values, err_msg=f"{part}.{name}")
-    for key, tensor in straight.model_state.items():
-        assert torch.equal(resumed.model_state[key], tensor), key
+    for key, tensor in straight.models[6].items():
+        assert torch.equal(resumed.models[6][key], tensor), key
     np.testing.assert_array_equal(resumed.snapshots[2]["embedding"], straight.snapshots[2]["embedding"])
 
 
