@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 REPORT := results/fashion_mnist/report/index.html
 
-.PHONY: run test setup fashion-mnist lint clean
+.PHONY: run test setup fashion-mnist chromium lint clean
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
@@ -17,7 +17,7 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
-setup: $(VENV)/.installed fashion-mnist
+setup: $(VENV)/.installed fashion-mnist chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,16 @@ fashion-mnist:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
 		{ $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist; } \
 			|| echo "Could not install dataset-fashion-mnist; the workflow will download Fashion-MNIST."; \
+	fi
+
+# Debian's chromium: the report's browser test (tests/test_report_browser.py) renders the HTML in it
+chromium:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
+			|| { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
+			|| echo "Could not install chromium; the browser test will fail (deselect it: pytest -m 'not browser')."; \
 	fi
 
 lint: setup

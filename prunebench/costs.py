@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,9 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
     if "s" not in header:
         raise ValueError(f"{path}: not a Snakemake benchmark file (no 's' column)")
     rows = [[_number(v) for v in line.split("\t")] for line in lines[1:] if line.strip()]
-    values = np.nanmean(np.array(rows, dtype=float), axis=0) if len(rows) > 1 else np.array(rows[0], dtype=float)
+    with warnings.catch_warnings():  # h:m:s is text, never a number: its mean is NaN by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        values = np.nanmean(np.array(rows, dtype=float), axis=0)
     return dict(zip(header, values.tolist()))
 
 

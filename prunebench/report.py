@@ -112,18 +112,22 @@ class Table:
 def summary_table(frame: pd.DataFrame, methods: list[str] | None = None) -> Table:
     """Mean ± std of final test accuracy (%) per method (rows) and fraction (columns); best per column in bold.
 
-    A cell with no finished run is '–'; one seed shows the mean alone.
+    A cell with no finished run is '–'; one seed shows the mean alone; (n=…) marks a cell with fewer seeds
+    than the table's fullest cell.
     """
     stats = accuracy_stats(frame)
     methods = _method_order(frame["method"], methods or [])
     fractions = sorted(frame["fraction"].unique())
     cells = pd.DataFrame(MISSING, index=pd.Index(methods, name="method"), columns=[_percent(f) for f in fractions])
     means = pd.DataFrame(np.nan, index=methods, columns=cells.columns)
+    seeds = stats["count"].max() if len(stats) else 0
     for (method, fraction), row in stats.iterrows():
         column = _percent(fraction)
         means.loc[method, column] = round(row["mean"], 2)
         cells.loc[method, column] = (f"{row['mean']:.2f} ± {row['std']:.2f}" if row["count"] > 1
                                      else f"{row['mean']:.2f}")
+        if row["count"] < seeds:  # fewer seeds than elsewhere: say so
+            cells.loc[method, column] += f" (n={row['count']:.0f})"
     best = means.eq(means.max(axis=0), axis=1) & means.notna()
     best.loc[:, means.notna().sum(axis=0) < 2] = False  # a column with one method has no winner
     return Table(cells, best)
@@ -222,9 +226,11 @@ def _log_fraction_axis(ax, fractions) -> None:
     ax.set_xscale("log")
     fractions = sorted(set(fractions))
     if fractions:
-        ax.set_xticks(fractions, [_percent(f) for f in fractions])
-        if len(fractions) > 8:
-            plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+        labels, last = [], -math.inf
+        for f in fractions:  # label a tick only when it is clear of the last labelled one (log scale)
+            labels.append(_percent(f) if math.log10(f) - last >= 0.09 else "")
+            last = math.log10(f) if labels[-1] else last
+        ax.set_xticks(fractions, labels)
     ax.minorticks_off()
     ax.set_xlabel("kept fraction of the candidate pool (log scale)")
 
@@ -293,6 +299,7 @@ def _annotated_heatmap(ax, values: pd.DataFrame, fmt, cmap, center=None, vmin=No
                 vmin=vmin, vmax=vmax, linewidths=0.5, linecolor="white", ax=ax,
                 cbar_kws={"label": cbar_label, "shrink": 0.8}, annot_kws={"fontsize": "small"})
     ax.set_facecolor("#e6e6e6")
+    ax.tick_params(axis="y", rotation=0)
     if annot:
         for (r, c), missing in np.ndenumerate(values.isna().values):
             if missing:
@@ -550,7 +557,8 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
             md_parts.append(note + "\n")
         part = part.assign(dataset=dataset)
         add_table(summary_table(part, methods), "Final-epoch test accuracy (%)",
-                  "Mean ± std over seeds; best mean per fraction in bold; – marks a cell with no finished run.")
+                  "Mean ± std over seeds; best mean per fraction in bold; – marks a cell with no finished run; "
+                  "(n=…) a cell with fewer seeds than the others.")
         add_figure(accuracy_figure(part, arch, palette), f"accuracy_vs_fraction_{arch}", "Accuracy against fraction",
                    "Final-epoch test accuracy, ±1 std band over seeds; dashed: full data (band ±1 std).")
         add_table(relative_table(part, methods), "Points above random",

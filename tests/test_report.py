@@ -1,0 +1,182 @@
+"""The report: measured costs, subset statistics, tables with missing cells, figures, speed on 1,500 runs."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from report_speed import BENCH_HEADER, fake_workflow  # noqa: E402
+
+from prunebench import pipeline  # noqa: E402
+from prunebench.config import ConfigError, validate_config  # noqa: E402
+from prunebench.costs import benchmark_table, cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
+from prunebench.io import write_table  # noqa: E402
+from prunebench.report import (figure_files, pareto_front, rank_matrix, relative_table, report_fraction,  # noqa: E402
+                               summary_table, within_table)
+from prunebench.subset_stats import gather_subsets, jaccard  # noqa: E402
+
+
+def results(rows):
+    """A results frame from (arch, method, fraction, seed, accuracy) tuples."""
+    return pd.DataFrame([{"dataset": "d", "arch": a, "method": m, "fraction": f, "seed": s, "test_accuracy": acc,
+                          "device": "cpu"} for a, m, f, s, acc in rows])
+
+
+GAPPY = results([
+    ("cnn", "random", 0.1, 0, 0.50), ("cnn", "random", 0.1, 1, 0.52),
+    ("cnn", "cld", 0.1, 0, 0.60), ("cnn", "cld", 0.1, 1, 0.58), ("cnn", "cld", 0.5, 0, 0.80),
+    ("cnn", "el2n", 0.5, 0, 0.70), ("cnn", "el2n", 0.5, 1, 0.72),  # random never ran at 0.5
+    ("cnn", "full", 1.0, 0, 0.805), ("cnn", "full", 1.0, 1, 0.815),
+])
+
+
+def test_missing_cells_are_shown_missing_never_zero():
+    table = summary_table(GAPPY, ["random", "full", "cld", "el2n"])
+    cells = table.cells
+    assert cells.loc["random", "50%"] == "–" and cells.loc["el2n", "10%"] == "–"
+    assert cells.loc["cld", "10%"] == "59.00 ± 1.41" and cells.loc["cld", "50%"] == "80.00 (n=1)"
+    assert cells.loc["full", "100%"] == "81.00 ± 0.71" and cells.loc["full", "10%"] == "–"
+    assert table.best.loc["cld", "10%"] and table.best.loc["cld", "50%"] and not table.best["100%"].any()
+    assert "**59.00 ± 1.41**" in table.markdown() and "<strong>59.00 ± 1.41</strong>" in table.html()
+
+    relative = relative_table(GAPPY, ["random", "cld", "el2n"]).cells
+    assert relative.loc["cld", "10%"] == "+8.00"
+    assert relative.loc["cld", "50%"] == "–" and relative.loc["el2n", "50%"] == "–"  # no random there: missing
+
+    ranks = rank_matrix(GAPPY, ["random", "cld", "el2n"])
+    assert ranks.loc["cld", "10%"] == 1 and ranks.loc["random", "10%"] == 2 and math.isnan(ranks.loc["el2n", "10%"])
+
+    within = within_table(GAPPY, ["random", "cld", "el2n"], 1.0).cells
+    assert within.loc["cld", "cnn"] == "50%" and within.loc["el2n", "cnn"] == "> 50%"
+    assert within.loc["random", "cnn"] == "> 10%"
+    no_full = within_table(GAPPY[GAPPY["method"] != "full"], ["random", "cld"], 1.0).cells
+    assert (no_full["cnn"] == "–").all()
+
+
+def test_benchmark_files_parse_like_snakemakes(tmp_path):
+    path = tmp_path / "results" / "d" / "benchmarks" / "select" / "cld" / "1e-05" / "seed3.tsv"
+    path.parent.mkdir(parents=True)
+    path.write_text(BENCH_HEADER + "2.0\t0:00:02\t100.5\t400\t80\t90\t1\t2\t50\t1.5\n"
+                                   "4.0\t0:00:04\t-\t400\t80\t90\t1\t2\t50\t2.5\n")  # repeat(); '-' is unmeasured
+    values = read_benchmark(path)
+    assert values["s"] == 3.0 and values["cpu_time"] == 2.0 and values["max_rss"] == 100.5
+    assert parse_benchmark_path(path) == {"rule": "select", "arch": None, "method": "cld", "fraction": 1e-05,
+                                          "seed": 3}
+    assert parse_benchmark_path("x/benchmarks/train_proxy/seed2.tsv")["seed"] == 2
+    with pytest.raises(ValueError, match="not a benchmark path"):
+        parse_benchmark_path("x/benchmarks/aggregate.tsv")
+
+
+def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
+    bench = pd.DataFrame([
+        {"rule": "train_proxy", "seed": 0, "wall_s": 100.0, "cpu_s": 150.0, "max_rss_mb": 900.0},
+        {"rule": "score", "method": "cld", "seed": 0, "wall_s": 2.0, "cpu_s": 1.0, "max_rss_mb": 300.0},
+        {"rule": "score", "method": "random", "seed": 0, "wall_s": 1.0, "cpu_s": 0.5, "max_rss_mb": 100.0},
+        {"rule": "select", "method": "cld", "fraction": 0.1, "seed": 0, "wall_s": 1.0, "cpu_s": 1.0,
+         "max_rss_mb": 200.0},
+        {"rule": "select", "method": "cld", "fraction": 0.5, "seed": 0, "wall_s": 3.0, "cpu_s": 1.0,
+         "max_rss_mb": 250.0},
+        {"rule": "select", "method": "random", "fraction": 0.1, "seed": 0, "wall_s": 0.5, "cpu_s": 0.5,
+         "max_rss_mb": 90.0},
+        {"rule": "train_target", "arch": "cnn", "method": "cld", "fraction": 0.1, "seed": 0, "wall_s": 30.0,
+         "cpu_s": 40.0, "max_rss_mb": 1000.0},
+    ])
+    signals = pd.DataFrame([{"method": "cld", "seed": 0, "signal_bytes": 5e6, "files": "dynamics_eval.parquet"},
+                            {"method": "random", "seed": 0, "signal_bytes": 0, "files": ""},
+                            {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"}])
+    costs = cost_table(bench, signals, ["random", "cld", "el2n"])
+    assert costs.loc["cld", "selection_wall_s"] == 100 + 2 + 2  # proxy + score + mean select
+    assert costs.loc["cld", "selection_cpu_s"] == 150 + 1 + 1
+    assert costs.loc["cld", "selection_peak_mb"] == 900
+    assert costs.loc["random", "selection_wall_s"] == 1.5 and costs.loc["random", "proxy_wall_s"] == 0
+    assert costs.loc["cld", "target_wall_s"] == 30 and math.isnan(costs.loc["random", "target_wall_s"])
+    assert costs.loc["el2n"].isna().all()  # nothing measured: missing, not zero
+
+
+def test_subset_statistics_count_mislabeled_classes_and_overlap(tmp_path):
+    split = pa.table({"index": np.arange(10), "label": [0, 1] * 5, "role": ["pool"] * 8 + ["query"] * 2,
+                      "clean_label": [0, 1] * 5, "noisy": [True, True, False, False, False, False, False, False,
+                                                           False, False]})
+    write_table(split, tmp_path / "split.parquet", {"seed": 0, "num_classes": 2})
+    paths = []
+    for method, index in (("a", [0, 1, 2, 3]), ("b", [2, 3, 4, 5]), ("c", [6, 7])):
+        index = np.array(index)
+        paths.append(tmp_path / f"{method}.parquet")
+        write_table(pa.table({"index": index, "label": index % 2, "weight": np.ones(len(index)),
+                              "rank": np.arange(len(index))}), paths[-1],
+                    {"method": method, "fraction": 0.5 if method != "c" else 0.25, "seed": 0, "k": len(index)})
+    stats = gather_subsets(paths, [tmp_path / "split.parquet"], 0.5)
+    assert stats.per_subset["mislabeled_share"].tolist() == [0.5, 0.0, 0.0]
+    assert stats.class_counts.tolist() == [[2, 2], [2, 2], [1, 1]] and stats.noise_rate == {0: 0.25}
+    overlap = stats.overlap.set_index(["method_a", "method_b"])["jaccard"]
+    assert overlap[("a", "b")] == pytest.approx(2 / 6) and overlap[("a", "a")] == 1
+    assert "c" not in set(stats.overlap["method_a"])  # not at the report's fraction
+    assert jaccard({}).empty
+
+
+def test_pareto_front_keeps_the_undominated():
+    points = pd.DataFrame({"method": list("abcd"), "accuracy": [50, 60, 55, 70], "cost_s": [1, 10, 20, 100],
+                           "signal_mb": 0})
+    assert pareto_front(points)["method"].tolist() == ["a", "b", "d"]
+
+
+def test_report_fraction_defaults_to_the_one_nearest_ten_percent_and_must_be_configured():
+    cfg = validate_config({"dataset": {"name": "synthetic"}, "fractions": [0.01, 0.05, 0.2, 0.5]})
+    assert report_fraction(cfg) == 0.05
+    assert report_fraction({**cfg, "report": {"fraction": 0.5}}) == 0.5
+    with pytest.raises(ConfigError, match="report.fraction: 0.3 is not one of fractions"):
+        validate_config({"dataset": {"name": "synthetic"}, "fractions": [0.1], "report": {"fraction": 0.3}})
+
+
+@pytest.mark.parametrize("methods", [["random", "full", "cld", "el2n"], ["cld", "el2n"], ["full", "random"]])
+def test_report_reads_with_any_subset_of_methods_fractions_and_seeds(tmp_path, methods):
+    kwargs = fake_workflow(tmp_path, methods=methods, fractions=[0.01, 0.1, 0.5], seeds=[0, 1, 2],
+                           archs=("small_cnn",), pool=2000, drop=0.4, seed=len(methods))
+    pipeline.report(**kwargs)
+    folder = Path(kwargs["out_dir"])
+    for name in figure_files(kwargs["config"]):
+        for suffix in (".png", ".svg"):
+            assert (folder / f"{name}{suffix}").stat().st_size > 5_000, name + suffix
+    summary = (folder / "summary.md").read_text()
+    page = (folder / "index.html").read_text()
+    for method in methods:
+        assert f"| {method} |" in summary
+    assert "python 3" in summary.lower() and "seeds 0, 1, 2" in page and "label_noise: 0.1" in page
+    assert page.count("data:image/png;base64,") == len(figure_files(kwargs["config"]))
+    assert "http://" not in page and "https://" not in page  # nothing to fetch: self-contained
+    accuracy = pd.read_csv(folder / "accuracy.csv")
+    assert set(accuracy["method"]) <= set(methods) and (accuracy["seeds"] >= 1).all()
+    costs = pd.read_csv(folder / "costs.csv", index_col="method")
+    assert set(costs.index) == set(methods)
+
+
+def test_no_label_noise_means_no_mislabeled_figure_and_a_note(tmp_path):
+    kwargs = fake_workflow(tmp_path, methods=["random", "cld"], fractions=[0.1], seeds=[0], archs=("small_cnn",),
+                           pool=1000, label_noise=0.0)
+    pipeline.report(**kwargs)
+    assert "mislabeled_share" not in figure_files(kwargs["config"])
+    assert not (Path(kwargs["out_dir"]) / "mislabeled_share.png").exists()
+    assert "split.label_noise is 0" in (Path(kwargs["out_dir"]) / "summary.md").read_text()
+
+
+def test_report_on_1500_runs_takes_under_30_seconds(tmp_path):
+    seeds = list(range(10))
+    methods = ["random", "full", "cld", "forgetting", "el2n", "aum", "entropy"]
+    kwargs = fake_workflow(tmp_path, methods=methods, seeds=seeds, pool=5000)  # 13 fractions, 2 archs
+    rows = len(pd.read_parquet(kwargs["results_path"]))
+    assert rows >= 1500
+    tick = time.perf_counter()
+    pipeline.report(**kwargs)
+    seconds = time.perf_counter() - tick
+    assert seconds < 30, f"{seconds:.1f}s for {rows} rows"
+
