@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 
 import numpy as np
 import torch
 
+from . import checkpoint as ckpt
 from .datasets import ImageData
 from .models import build_model
 from .settings import TrainSettings
@@ -20,11 +22,14 @@ MAX_EVALS = 50  # test-set evaluations per run (every epoch when there are at mo
 
 
 def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                 arch: str, settings: TrainSettings, seed: int, device: torch.device) -> dict:
+                 arch: str, settings: TrainSettings, seed: int, device: torch.device,
+                 checkpoint: str | os.PathLike | None = None) -> dict:
     """Train `arch` from scratch on the samples `index` (with their training `labels`).
 
     Weights other than all-ones train on sum(w * loss) / sum(w). Returns final-epoch
-    and best-epoch test accuracy, per-class accuracy, steps and wall seconds.
+    and best-epoch test accuracy, per-class accuracy, steps and wall seconds (of all
+    attempts). With `checkpoint`, the state after every epoch is saved there, and a
+    matching checkpoint is resumed from (`resumed_from` says after which epoch).
     """
     tick = time.perf_counter()
     train = DeviceData(data.train_images[index], labels, mean, std, device)
@@ -39,13 +44,28 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     # a fixed-step budget on a tiny subset means thousands of epochs: test at most MAX_EVALS times
     every = math.ceil(epochs / MAX_EVALS)
     history = {}
-    for epoch in range(epochs):
+    fingerprint = ckpt.fingerprint("target", arch, settings.as_dict(), seed, list(mean), list(std),
+                                   ckpt.content_digest(index, labels, weights, train.images.cpu().numpy()))
+    start, earlier_seconds = 0, 0.0
+    state = ckpt.load(checkpoint, fingerprint, device)
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        history = {int(e): float(a) for e, a in state["history"].items()}
+        start, earlier_seconds = int(state["epoch"]), float(state["seconds"])
+        log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, epochs)
+    for epoch in range(start, epochs):
         trainer.train_epoch(train, epoch, weights=w)
         if (epoch + 1) % every == 0 or epoch + 1 == epochs:
             logits, _ = predict(model, test, settings.eval_batch_size)
             history[epoch + 1] = (logits.argmax(1) == test.labels).float().mean().item()
             log.info("epoch %d: test accuracy %.4f (step %d/%d)", epoch + 1, history[epoch + 1], trainer.step,
                      trainer.total_steps)
+        if checkpoint:
+            ckpt.save(checkpoint, {"fingerprint": fingerprint, "epoch": epoch + 1, "trainer": trainer.state_dict(),
+                                   "history": {str(e): a for e, a in history.items()},
+                                   "seconds": earlier_seconds + time.perf_counter() - tick})
+    if start == epochs:  # killed after the last checkpoint: the final evaluation is deterministic
+        logits, _ = predict(model, test, settings.eval_batch_size)
 
     predicted = logits.argmax(1).cpu().numpy()
     truth = data.test_labels
@@ -61,6 +81,7 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
         "epochs": epochs,
         "steps": trainer.step,
         "weighted": weighted,
-        "wall_seconds": round(time.perf_counter() - tick, 3),
+        "wall_seconds": round(earlier_seconds + time.perf_counter() - tick, 3),
         "device": str(device),
+        "resumed_from": start,
     }

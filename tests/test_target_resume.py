@@ -1,0 +1,75 @@
+"""Target training resumes from its epoch checkpoint after a kill, bit-exactly."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from prunebench.datasets import make_synthetic
+from prunebench.settings import TrainSettings
+from prunebench.target import train_target
+
+EPOCHS = 8
+
+
+def _run_target(checkpoint=None, epochs=EPOCHS, augment=True):
+    torch.set_num_threads(1)
+    data = make_synthetic(num_classes=4, train_per_class=400, test_per_class=50, seed=1)
+    index = np.arange(0, len(data.train_labels), 2)
+    weights = np.where(index % 3 == 0, 2.0, 1.0)  # weighted, so the weights are part of what resumes
+    return train_target(data, (0.5,), (0.4,), index, data.train_labels[index], weights, "small_cnn",
+                        TrainSettings(epochs=epochs, batch_size=32, augment=augment), seed=5,
+                        device=torch.device("cpu"), checkpoint=checkpoint)
+
+
+def _same(a: dict, b: dict):
+    drop = ("wall_seconds", "resumed_from")
+    assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in b.items() if k not in drop}
+
+
+def test_a_killed_target_training_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
+    checkpoint = tmp_path / "seed0.json.checkpoint.pt"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_target_resume import _run_target
+        _run_target({str(checkpoint)!r})
+        """)])
+
+    def saved_epoch():
+        try:
+            return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
+        except (EOFError, RuntimeError, FileNotFoundError):  # replaced while reading
+            return 0
+
+    deadline = time.time() + 120
+    while saved_epoch() < 2 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.01)
+    child.kill()  # SIGKILL: no chance to clean up
+    child.wait()
+    saved = saved_epoch()
+    assert 2 <= saved < EPOCHS, "the child should be killed mid-run"
+
+    resumed = _run_target(checkpoint)
+    assert resumed["resumed_from"] >= saved  # resumed, not restarted
+    straight = _run_target()
+    assert straight["resumed_from"] == 0
+    _same(resumed, straight)
+    assert resumed["steps"] == straight["steps"] and resumed["epochs"] == EPOCHS
+
+
+def test_a_checkpoint_after_the_last_epoch_gives_the_same_result(tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    first = _run_target(checkpoint, epochs=2, augment=False)
+    again = _run_target(checkpoint, epochs=2, augment=False)  # killed after the last checkpoint, before the write
+    assert again["resumed_from"] == 2
+    _same(first, again)
+
+
+def test_a_target_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    _run_target(checkpoint, epochs=2, augment=False)
+    assert _run_target(checkpoint, epochs=3, augment=False)["resumed_from"] == 0
