@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import time
@@ -14,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from . import checkpoint as ckpt
 from .datasets import ImageData
 from .io import atomic_path, matrix_column, write_table
 from .models import build_model
@@ -50,10 +49,6 @@ def _buffers(epochs: int, n: int, device: torch.device, names=SIGNALS) -> dict[s
                              device=device) for name in names}
 
 
-def _fingerprint(*parts) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels: np.ndarray,
                 query_index: np.ndarray, query_labels: np.ndarray, arch: str, settings: TrainSettings,
                 seed: int, device: torch.device, snapshot_epochs: tuple[int, ...] = (),
@@ -88,30 +83,25 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     models: dict[int, dict[str, torch.Tensor]] = {}
     # everything that shapes the run; a checkpoint from any other run is ignored
-    content = hashlib.sha256()
-    for part in (pool_index, query_index, np.asarray(pool_labels), np.asarray(query_labels), pool.images.cpu().numpy()):
-        content.update(np.ascontiguousarray(part).tobytes())
-    fingerprint = _fingerprint(arch, settings.as_dict(), seed, sorted(wanted), log_in_training, log_kl_shift, repeat,
-                               list(mean), list(std), content.hexdigest())
+    content = ckpt.content_digest(pool_index, query_index, pool_labels, query_labels, pool.images.cpu().numpy())
+    fingerprint = ckpt.fingerprint(arch, settings.as_dict(), seed, sorted(wanted), log_in_training, log_kl_shift,
+                                   repeat, list(mean), list(std), content)
 
     start = 0
     seconds = {"train": 0.0, "eval": 0.0}
-    if checkpoint and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["fingerprint"] == fingerprint:
-            trainer.load_state_dict(state["trainer"])
-            for part, buffers in logs.items():
-                for name, values in buffers.items():
-                    values.copy_(state["logs"][part][name])
-            if previous is not None:
-                previous.copy_(state["previous"])
-            snapshots = {int(k): v for k, v in state["snapshots"].items()}
-            models = {int(k): v for k, v in state["models"].items()}
-            seconds = dict(state["seconds"])
-            start = int(state["epoch"])
-            log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, last)
-        else:
-            log.info("checkpoint %s belongs to other settings; starting afresh", checkpoint)
+    state = ckpt.load(checkpoint, fingerprint, device)
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        for part, buffers in logs.items():
+            for name, values in buffers.items():
+                values.copy_(state["logs"][part][name])
+        if previous is not None:
+            previous.copy_(state["previous"])
+        snapshots = {int(k): v for k, v in state["snapshots"].items()}
+        models = {int(k): v for k, v in state["models"].items()}
+        seconds = dict(state["seconds"])
+        start = int(state["epoch"])
+        log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, last)
 
     def record(buffers, epoch):
         def on_batch(rows, logits, labels, loss):
@@ -153,8 +143,7 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
             state = {"fingerprint": fingerprint, "epoch": epoch + 1, "trainer": trainer.state_dict(), "logs": logs,
                      "previous": previous, "snapshots": {str(k): v for k, v in snapshots.items()},
                      "models": {str(k): v for k, v in models.items()}, "seconds": seconds}
-            with atomic_path(checkpoint) as tmp:
-                torch.save(state, tmp)
+            ckpt.save(checkpoint, state)
 
     def to_numpy(buffers):
         return {name: values.T.contiguous().cpu().numpy() for name, values in buffers.items()}

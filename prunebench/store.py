@@ -1,0 +1,144 @@
+"""A content-keyed store of finished proxy runs, shared across runs, configs and working directories.
+
+Proxy training is the expensive node every method hangs off. Its outputs depend only
+on the data, the split, the proxy settings, the seed, the device type and the code, so
+those are hashed into a key; when a run with the same key finished before (in any
+config, in any working directory pointing at the same store), its files are linked
+into place instead of training again. Files are hard links where the store is on the
+same filesystem (no extra space; every write in prunebench is a rename, so a stored
+inode never changes), copies otherwise.
+
+The store is `$PRUNEBENCH_CACHE` (a shared folder on a cluster), `results/store` when
+that is unset, and off when it is `none`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ENV = "PRUNEBENCH_CACHE"
+DEFAULT = Path("results") / "store"
+VERSION = 1  # bump when the key's meaning changes
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def store_root() -> Path | None:
+    value = os.environ.get(ENV, "")
+    if value.lower() in ("none", "off", "0"):
+        return None
+    return Path(value) if value else DEFAULT
+
+
+def _sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """The prunebench sources: any code change gives new keys, so a stale result is never reused."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")) + sorted(_PACKAGE.rglob("*.yaml")):
+        digest.update(str(path.relative_to(_PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def data_digest(data_dir: str | os.PathLike) -> str:
+    """The dataset cache: its meta, the labels' contents and every array's size."""
+    folder = Path(data_dir)
+    digest = hashlib.sha256((folder / "meta.json").read_bytes())
+    for path in sorted(folder.glob("*.npy")):
+        digest.update(f"{path.name}:{path.stat().st_size}".encode())
+        if "label" in path.name:
+            digest.update(_sha(path).encode())
+    return digest.hexdigest()
+
+
+def proxy_key(data_dir, split_path, settings: dict, seed: int, repeat: int, device_type: str) -> dict:
+    """Everything a proxy run's outputs depend on; `key_of` turns it into the store's key."""
+    import torch
+
+    return {"version": VERSION, "kind": "proxy", "data": data_digest(data_dir), "split": _sha(Path(split_path)),
+            "settings": settings, "seed": int(seed), "repeat": int(repeat), "device": device_type,
+            "torch": torch.__version__, "code": code_digest()}
+
+
+def key_of(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _place(source: Path, target: Path) -> None:
+    """Link (or copy) `source` to `target` atomically, with a fresh modification time."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:  # another filesystem, or links not allowed
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    os.utime(target)  # restored outputs are newer than this run's inputs, like freshly written ones
+
+
+def restore(parts: dict, out_dir: str | os.PathLike) -> Path | None:
+    """Put a stored run's files into `out_dir`; returns the entry, or None when there is none."""
+    root = store_root()
+    if root is None:
+        return None
+    entry = root / "proxy" / key_of(parts)
+    manifest = entry / "manifest.json"
+    if not manifest.exists():
+        return None
+    files = json.loads(manifest.read_text())["files"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        _place(entry / name, out_dir / name)
+    log.info("reused the proxy outputs stored in %s (same data, split, settings, seed, device type and code); "
+             "not training", entry)
+    return entry
+
+
+def save(parts: dict, out_dir: str | os.PathLike, since: float) -> Path | None:
+    """Store the files this run wrote into `out_dir` (top level, modified after `since`, no checkpoints)."""
+    root = store_root()
+    if root is None:
+        return None
+    out_dir = Path(out_dir)
+    files = sorted(p.name for p in out_dir.iterdir()
+                   if p.is_file() and not p.name.startswith((".", "checkpoint")) and p.stat().st_mtime >= since)
+    entry = root / "proxy" / key_of(parts)
+    if (entry / "manifest.json").exists():
+        return entry
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+        for name in files:
+            _place(out_dir / name, tmp / name)
+        (tmp / "manifest.json").write_text(json.dumps({"files": files, "key": parts,
+                                                       "stored": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # stored meanwhile by a concurrent run with the same key
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:  # a full or read-only store must not fail a finished training
+        log.warning("could not store the proxy outputs in %s: %s", entry, err)
+        return None
+    log.info("stored the proxy outputs in %s for reuse", entry)
+    return entry
