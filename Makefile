@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 CORES ?= 2
 REPORT := results/fashion_mnist/report/index.html
 
-.PHONY: run test setup fashion-mnist chromium lint clean
+.PHONY: run test setup fashion-mnist chromium slurm lint clean
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Report: $(abspath $(REPORT))"
 
-test: setup
+# the slurm-marked tests start a local SLURM cluster (scripts/local_slurm.sh) when they can
+test: setup slurm
 	$(BIN)/python -m pytest
 
 setup: $(VENV)/.installed fashion-mnist chromium
@@ -39,6 +40,13 @@ chromium:
 		$$SUDO apt-get install -y -qq chromium >/dev/null 2>&1 \
 			|| { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
 			|| echo "Could not install chromium; the browser test will fail (deselect it: pytest -m 'not browser')."; \
+	fi
+
+# SLURM, slurmdbd, munge and MariaDB from apt, when root and apt are there (else the slurm tests skip)
+slurm:
+	@if ! PATH="$$PATH:/usr/sbin" command -v slurmctld >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null; then \
+		scripts/local_slurm.sh install || echo "Could not install SLURM; the slurm tests will skip."; \
 	fi
 
 lint: setup

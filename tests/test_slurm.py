@@ -1,0 +1,342 @@
+"""The workflow on a real SLURM cluster: scripts/local_slurm.sh brings up munge, MariaDB,
+slurmdbd, slurmctld and slurmd on 127.0.0.1 with one fake GPU, and every job goes through
+sbatch and sacct (snakemake-executor-plugin-slurm, profiles/slurm-local). No mocks.
+
+The README's three SLURM user stories are run as written, with the local cluster's profile.
+Tests run in file order and share one copy of the repository (they build on each other's
+results, as a user's session would). Where SLURM cannot be started (not root, not installed)
+they skip with the reason, unless PRUNEBENCH_REQUIRE_SLURM=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, SMOKE, SNAKEMAKE
+
+pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
+
+SCRIPT = REPO / "scripts" / "local_slurm.sh"
+METHODS = ["random", "full", "cld", "forgetting"]
+RULES = ["prepare_data", "make_split", "train_proxy", "train_proxy_repeat", "score", "select", "train_target",
+         "aggregate", "report"]
+GPU_RULES = {"train_proxy", "train_proxy_repeat", "train_target"}
+OUT = "results/fashion_mnist"
+FALLBACK = "CUDA_VISIBLE_DEVICES=0 but CUDA is not usable here; running on the CPU"
+
+
+def _sbin_path() -> str:
+    return f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The local cluster, started for this module when it is not up already (and stopped after)."""
+    env = {**os.environ, "PATH": _sbin_path()}
+
+    def unavailable(reason: str):
+        if os.environ.get("PRUNEBENCH_REQUIRE_SLURM") == "1":
+            pytest.fail(f"PRUNEBENCH_REQUIRE_SLURM=1 but {reason}")
+        pytest.skip(reason)
+
+    if subprocess.run([str(SCRIPT), "status"], env=env, capture_output=True).returncode == 0:
+        yield
+        return
+    if os.geteuid() != 0:
+        unavailable("a local SLURM needs root (scripts/local_slurm.sh writes /etc/slurm and starts daemons)")
+    if not shutil.which("slurmctld", path=env["PATH"]):
+        unavailable("SLURM is not installed: `make slurm` (root, apt) or scripts/local_slurm.sh install")
+    started = subprocess.run([str(SCRIPT), "up"], env=env, capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        unavailable(f"scripts/local_slurm.sh up failed: {started.stderr.strip()[-2000:]}")
+    yield
+    subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, timeout=120)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Snakemake's config merge: nested dicts merge, everything else is replaced."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory, cluster) -> Path:
+    """A copy of the working tree whose config.yaml is the smoke slice with four methods."""
+    root = tmp_path_factory.mktemp("slurm") / "prunebench"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    (root / ".venv").symlink_to(SNAKEMAKE.parent.parent)
+    config = _merge(yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(SMOKE.read_text()))
+    config["methods"] = METHODS
+    config["method_params"] = {k: v for k, v in (config.get("method_params") or {}).items() if k in METHODS}
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return root
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    """The proxy store the cluster runs share (PRUNEBENCH_CACHE)."""
+    return tmp_path_factory.mktemp("store")
+
+
+def _env(store_dir) -> dict:
+    return {**os.environ, "PATH": _sbin_path(), "PRUNEBENCH_CACHE": str(store_dir)}
+
+
+@pytest.fixture(scope="module")
+def local_results(clone, tmp_path_factory) -> pd.DataFrame:
+    """The same config run locally (no SLURM), for comparison."""
+    workdir = tmp_path_factory.mktemp("local")
+    command = [str(SNAKEMAKE), "-s", str(clone / "Snakefile"), "-d", str(workdir), "--cores", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=_env("none"))
+    assert done.returncode == 0, done.stderr[-4000:]
+    return pd.read_parquet(workdir / OUT / "results.parquet")
+
+
+def readme_stories() -> dict[str, str]:
+    section = (REPO / "README.md").read_text().split("## Running on a SLURM cluster")[1].split("\n## ")[0]
+    return {story: command for story, command in re.findall(r"^\| (.+?) \| `(.+?)` \|$", section, re.M)}
+
+
+def run_story(clone: Path, store_dir: Path, story: str, *extra: str, timeout: int = 1800):
+    """Run a README story's command as written, with the local cluster's profile."""
+    command = readme_stories()[story]
+    assert "--profile profiles/slurm" in command
+    command = command.replace("--profile profiles/slurm", "--profile profiles/slurm-local") + " " + " ".join(extra)
+    tick = time.time()
+    done = subprocess.run(["bash", "-c", command], cwd=clone, capture_output=True, text=True, timeout=timeout,
+                          env=_env(store_dir))
+    done.seconds = time.time() - tick
+    done.output = done.stdout + done.stderr
+    return done
+
+
+def slurm_jobs(output: str) -> list[dict]:
+    """sacct's record of every SLURM job Snakemake reported submitting, with the rule from its comment."""
+    ids = re.findall(r"submitted with SLURM jobid (\d+)", output)
+    assert ids, output[-3000:]
+    fields = ["JobID", "JobName", "Comment", "AllocTRES", "State", "Account", "Partition"]
+    for _ in range(50):  # accounting lags the controller by a moment
+        listed = subprocess.run(["sacct", "-X", "-n", "-P", "-j", ",".join(ids), "-o", ",".join(fields)],
+                                capture_output=True, text=True, check=True, env={**os.environ, "PATH": _sbin_path()})
+        rows = [dict(zip(fields, line.split("|"))) for line in listed.stdout.splitlines() if line]
+        if len(rows) == len(ids) and all(r["State"] not in ("PENDING", "RUNNING") for r in rows):
+            break
+        time.sleep(0.2)
+    assert sorted(r["JobID"] for r in rows) == sorted(ids)
+    for row in rows:
+        comment = row["Comment"]
+        if comment == "rule_targets_train_target":  # a group job: several target trainings
+            row["rule"], row["group"] = "train_target", True
+        else:
+            row["rule"] = next(r for r in sorted(RULES, key=len, reverse=True)
+                               if comment == f"rule_{r}" or comment.startswith(f"rule_{r}_wildcards_"))
+            row["group"] = False
+    return rows
+
+
+def job_stats(output: str) -> dict[str, int]:
+    stats = output.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}
+
+
+def results(clone: Path) -> pd.DataFrame:
+    return pd.read_parquet(clone / OUT / "results.parquet")
+
+
+def assert_same_results(a: pd.DataFrame, b: pd.DataFrame):
+    pd.testing.assert_frame_equal(a.drop(columns="wall_seconds").reset_index(drop=True),
+                                  b.drop(columns="wall_seconds").reset_index(drop=True))
+
+
+def test_readme_tells_users_to_fill_in_account_and_partition_only():
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.v8+.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["default-resources"]["slurm_account"] == "FILL_IN_ACCOUNT"
+    assert profile["default-resources"]["slurm_partition"] == "FILL_IN_PARTITION"
+    assert [k for k, v in profile["default-resources"].items() if "FILL_IN" in str(v)] == \
+        ["slurm_account", "slurm_partition"]
+    local = yaml.safe_load((REPO / "profiles/slurm-local/config.v8+.yaml").read_text())
+    assert set(local) == set(profile)  # the local cluster's profile exercises the same settings
+    for rule in ("train_proxy", "train_target"):
+        assert profile["set-resources"][rule]["gpu"] == local["set-resources"][rule]["gpu"] == 1
+    assert profile["groups"] == local["groups"] == {"train_target": "targets"}
+    for p in (profile, local):  # group width capped: one target training per layer, so one GPU per group
+        assert p["set-threads"]["train_target"] == p["cores"]
+    assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report",
+                                     "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)"}
+
+
+def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, local_results):
+    done = run_story(clone, store, "run everything on SLURM")
+    assert done.returncode == 0, done.output[-6000:]
+    jobs = slurm_jobs(done.output)
+    assert {j["State"] for j in jobs} == {"COMPLETED"}
+    assert {(j["Account"], j["Partition"]) for j in jobs} == {("testacct", "debug")}
+    assert re.findall(r"^localrule (\w+):", done.output, re.M) == ["all"]  # nothing else ran outside SLURM
+    assert {"prepare_data", "make_split", "train_proxy", "score", "select", "train_target", "aggregate",
+            "report"} <= {j["rule"] for j in jobs}
+    for job in jobs:  # the GPU was asked for by the training rules, and only by them
+        assert ("gres/gpu=1" in job["AllocTRES"]) == (job["rule"] in GPU_RULES), job
+    stats = job_stats(done.output)
+    groups = [j for j in jobs if j["group"]]
+    assert len(jobs) == sum(stats.values()) - stats["all"] - stats["train_target"] + len(groups)
+    assert len(groups) == math.ceil(stats["train_target"] / 4) < stats["train_target"]  # group-components: 4
+    done.seconds and print(f"\nSLURM smoke run: {done.seconds:.0f} s, {sum(stats.values()) - 1} jobs in "
+                           f"{len(jobs)} sbatch submissions ({len(groups)} target groups)")
+
+    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+    for log in [clone / OUT / "logs/train_proxy/seed0.log",
+                *(clone / OUT / "logs/train_target").rglob("*.log")]:
+        assert FALLBACK in log.read_text(), log  # the fake GPU: CUDA absent, one line, then the CPU
+    assert not list((clone / OUT).rglob("*checkpoint*.pt"))
+
+
+def _submitted(jobs, rule):
+    return [j for j in jobs if j["rule"] == rule]
+
+
+def test_rerunning_one_methods_branch(clone, store, local_results):
+    done = run_story(clone, store, "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)")
+    assert done.returncode == 0, done.output[-6000:]
+    assert job_stats(done.output) == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1,
+                                      "all": 1}
+    jobs = slurm_jobs(done.output)
+    assert [j["Comment"] for j in _submitted(jobs, "score")] == ["rule_score_wildcards_cld_0"]
+    assert {j["Comment"] for j in _submitted(jobs, "select")} == {"rule_select_wildcards_cld_0.1_0",
+                                                                  "rule_select_wildcards_cld_0.5_0"}
+    assert {j["State"] for j in jobs} == {"COMPLETED"}
+    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+
+
+def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
+    report = clone / OUT / "report" / "index.html"
+    before = report.stat().st_mtime
+    done = run_story(clone, store, "regenerate the final report")
+    assert done.returncode == 0, done.output[-6000:]
+    assert job_stats(done.output) == {"aggregate": 1, "report": 1, "all": 1}
+    assert sorted(j["rule"] for j in slurm_jobs(done.output)) == ["aggregate", "report"]
+    assert report.stat().st_mtime > before
+
+
+def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, store, local_results):
+    # CLD's scores cannot be written (a file where their folder should be); Forgetting's branch is redone meanwhile
+    shutil.rmtree(clone / OUT / "scores/cld")
+    (clone / OUT / "scores/cld").write_text("in the way\n")
+    shutil.rmtree(clone / OUT / "scores/forgetting")
+    done = run_story(clone, store, "run everything on SLURM", "--keep-going", "--retries", "0")
+    assert done.returncode != 0
+    error = done.output.split("Error in rule score:")[1][:3000]
+    assert f"output: {OUT}/scores/cld/seed0.parquet" in error  # the rule and its wildcards (method=cld, seed=0)
+    assert f"log: {OUT}/logs/score/cld/seed0.log" in error
+    assert re.search(r"SLURM-job '\d+' failed", done.output) and ".snakemake/slurm_logs/rule_score/cld_0/" in done.output
+    assert "wildcards: method=cld, seed=0" in done.output
+    jobs = slurm_jobs(done.output)
+    assert [j["State"] for j in jobs if j["Comment"] == "rule_score_wildcards_cld_0"] == ["FAILED"]
+    # --keep-going: Forgetting's scores, subsets and target runs were redone all the same
+    assert "rule_score_wildcards_forgetting_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
+    assert (clone / OUT / "targets/small_cnn/forgetting/0.5/seed0.json").stat().st_mtime > \
+        (clone / OUT / "scores/forgetting/seed0.parquet").stat().st_mtime
+
+    (clone / OUT / "scores/cld").unlink()  # fixed; the same command resumes with only what is missing
+    again = run_story(clone, store, "run everything on SLURM")
+    assert again.returncode == 0, again.output[-6000:]
+    assert job_stats(again.output) == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1,
+                                       "all": 1}
+    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+
+
+def _saved_epoch(path: Path) -> int:
+    try:
+        return torch.load(path, weights_only=True)["epoch"]
+    except (OSError, EOFError, RuntimeError, KeyError):
+        return 0
+
+
+def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_path):
+    """SIGTERM then SIGKILL, as at a time limit (scancel sends the same), mid-way through a target training."""
+    (clone / "longer.yaml").write_text("methods: [full]\nmethod_params: {}\ntarget: {epochs: 12}\n")
+    checkpoint = clone / OUT / "targets/small_cnn/full/1.0/seed0.json.checkpoint.pt"
+    command = readme_stories()["run everything on SLURM"].replace("profiles/slurm", "profiles/slurm-local")
+    run = subprocess.Popen(["bash", "-c", f"{command} --configfile longer.yaml"], cwd=clone, env=_env(store),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    while _saved_epoch(checkpoint) < 2 and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    env = {**os.environ, "PATH": _sbin_path()}
+    running = subprocess.run(["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True, env=env).stdout.split("\n")
+    victim = [line.split()[0] for line in running if "train_target" in line]
+    assert len(victim) == 1, running
+    subprocess.run(["scancel", victim[0]], check=True, env=env)
+    killed_after = _saved_epoch(checkpoint)
+    output, _ = run.communicate(timeout=900)
+    assert run.returncode == 0, output[-6000:]
+    assert 2 <= killed_after < 12
+    jobs = slurm_jobs(output)
+    states = [j["State"] for j in jobs if j["rule"] == "train_target"]
+    assert states[0].startswith("CANCELLED") and states[-1] == "COMPLETED", states
+    log = (clone / OUT / "logs/train_target/small_cnn/full/1.0/seed0.log").read_text()
+    resumed = re.search(r"resumed from checkpoint \S+ after epoch (\d+) of 12", log)
+    assert resumed and int(resumed[1]) >= killed_after, log  # resumed, not restarted
+    assert "epoch 1:" not in log and not checkpoint.exists()
+
+    # the same training, uninterrupted, as the cluster ran it (two threads, CPU)
+    straight = tmp_path / "straight.json"
+    subprocess.run([sys.executable, "-c", f"""
+from prunebench import pipeline
+from prunebench.config import load_config
+from prunebench.runtime import run_step
+run_step(pipeline.train_target, None, 2, data_dir={str(clone / OUT / "data")!r},
+         subset_path={str(clone / OUT / "subsets/full/1.0/seed0.parquet")!r},
+         target=load_config({str(clone / "config.yaml")!r}, {str(clone / "longer.yaml")!r})["target"],
+         arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r})
+"""], check=True, cwd=clone, capture_output=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    cluster_run = json.loads((clone / OUT / "targets/small_cnn/full/1.0/seed0.json").read_text())
+    uninterrupted = json.loads(straight.read_text())
+    assert cluster_run.pop("resumed_from") == int(resumed[1]) and uninterrupted.pop("resumed_from") == 0
+    cluster_run.pop("wall_seconds"), uninterrupted.pop("wall_seconds")
+    assert cluster_run == uninterrupted
+
+
+def test_a_second_config_reuses_the_stored_proxy_instead_of_training(clone, store, tmp_path):
+    """Same dataset, split and proxy settings, other target settings, another working directory."""
+    other = tmp_path / "other.yaml"
+    other.write_text("fractions: [0.5]\ntarget: {epochs: 2}\n")
+    command = [str(SNAKEMAKE), "-s", str(clone / "Snakefile"), "-d", str(tmp_path / "run"), "--profile",
+               str(clone / "profiles/slurm-local"), "--configfile", str(other)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=_env(store))
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    assert list(store.glob("proxy/*/manifest.json"))
+    log = (tmp_path / "run" / OUT / "logs/train_proxy/seed0.log").read_text()
+    assert "reused the proxy outputs stored in" in log and "epoch 1/" not in log  # no training
+    second = tmp_path / "run" / OUT / "proxy/seed0"
+    stored = {p.name: p for entry in store.glob("proxy/*") for p in entry.iterdir() if p.name != "manifest.json"}
+    names = sorted(p.name for p in second.iterdir() if p.is_file())
+    assert names and set(names) <= set(stored)
+    for name in names:  # the very files the first run stored (links, so the same inodes)
+        assert (second / name).stat().st_ino == stored[name].stat().st_ino, name
+    seconds = pd.read_csv(tmp_path / "run" / OUT / "benchmarks/train_proxy/seed0.tsv", sep="\t")["s"].iloc[0]
+    print(f"\nproxy job that reused the store: {seconds:.1f} s")
+    assert "rule_train_proxy_wildcards_0" in {j["Comment"] for j in slurm_jobs(output)}
