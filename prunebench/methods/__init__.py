@@ -453,6 +453,11 @@ REGISTRY: dict[str, Method] = {m.name: m for m in [
 ]}
 
 
+# geometry, gradient-matching and submodular methods (prunebench.methods.selectors uses the helpers above)
+from .selectors import METHODS as _SELECTORS  # noqa: E402
+
+REGISTRY.update({m.name: m for m in _SELECTORS})
+
 def get_method(name: str) -> Method:
     if name not in REGISTRY:
         raise KeyError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}")
