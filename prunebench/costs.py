@@ -21,16 +21,17 @@ from .methods import ProxyPlan, get_method
 
 # benchmark file layout under benchmarks/, as the rules in rules/*.smk write it
 _LAYOUT = {
-    # one file per seed, or several (proxy repeats): every proxy run of a seed counts towards its cost
-    "train_proxy": re.compile(r"train_proxy/(?:[^/]+/)*?seed(?P<seed>\d+)(?:[/_.][^/]*)*?\.(?:tsv|jsonl)$"),
-    "score": re.compile(r"score/(?P<method>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
-    "select": re.compile(r"select/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
+    "train_proxy": re.compile(r"train_proxy/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
+    "train_proxy_repeat": re.compile(r"train_proxy_repeat/seed(?P<seed>\d+)/repeat(?P<repeat>\d+)\.(?:tsv|jsonl)"),
+    "score": re.compile(r"score/(?P<method>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
+    "select": re.compile(r"select/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
     "train_target": re.compile(
-        r"train_target/(?P<arch>[^/]+)/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)$"),
+        r"train_target/(?P<arch>[^/]+)/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
 }
+_REPEAT_FILE = re.compile(r"(?:^|[/\s])repeat(\d+)/")
 BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb", "max_uss": "max_uss_mb",
                      "io_in": "io_in_mb", "io_out": "io_out_mb", "mean_load": "mean_load"}
-TABLE_COLUMNS = ["rule", "arch", "method", "fraction", "seed", *BENCHMARK_COLUMNS.values()]
+TABLE_COLUMNS = ["rule", "arch", "method", "fraction", "seed", "repeat", *BENCHMARK_COLUMNS.values()]
 
 
 def _number(text: str) -> float:
@@ -66,8 +67,8 @@ def parse_benchmark_path(path: str | os.PathLike) -> dict:
             found = match.groupdict()
             return {"rule": rule, "arch": found.get("arch"), "method": found.get("method"),
                     "fraction": float(found["fraction"]) if "fraction" in found else math.nan,
-                    "seed": int(found["seed"])}
-    raise ValueError(f"{path}: not a benchmark path of train_proxy, score, select or train_target")
+                    "seed": int(found["seed"]), "repeat": int(found.get("repeat") or 0)}
+    raise ValueError(f"{path}: not a benchmark path of {', '.join(_LAYOUT)}")
 
 
 def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -104,8 +105,8 @@ COST_COLUMNS = ["proxy_wall_s", "score_wall_s", "select_wall_s", "selection_wall
 def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """Per method (rows, in `methods` order), measured means over seeds (and fractions, archs):
 
-    proxy_wall_s     the proxy training run, counted whole for every method that reads its outputs
-                     (0 for methods that read none);
+    proxy_wall_s     the proxy training runs the method reads (the main run, plus the repeats it
+                     averages over), counted whole (0 for methods that read no proxy output);
     score_wall_s     the method's `score` job, per seed;
     select_wall_s    one `select` job (one fraction), per seed;
     selection_*      proxy (if read) + score + one select: wall and CPU seconds, peak resident memory (MB);
@@ -114,21 +115,23 @@ def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str]) -
     """
     def per_seed(rule: str, column: str, how: str = "mean") -> pd.Series:
         part = bench[bench["rule"] == rule]
-        if rule == "train_proxy":
-            return part.groupby("seed")[column].agg(how)
+        if rule in ("train_proxy", "train_proxy_repeat"):
+            return part.groupby(["seed", "repeat"])[column].agg(how)
         return part.groupby(["method", "seed"])[column].agg(how)
 
-    # a seed's proxy runs (the main one and any repeats) add up
-    proxy_wall, proxy_cpu = per_seed("train_proxy", "wall_s", "sum"), per_seed("train_proxy", "cpu_s", "sum")
-    proxy_rss = per_seed("train_proxy", "max_rss_mb", "max")
+    # proxy runs by (seed, repeat): the main run is repeat 0, train_proxy_repeat writes repeats 1..
+    proxy_wall, proxy_cpu, proxy_rss = (pd.concat([per_seed("train_proxy", c), per_seed("train_proxy_repeat", c)])
+                                        for c in ("wall_s", "cpu_s", "max_rss_mb"))
     score_wall, score_cpu, score_rss = (per_seed("score", c) for c in ("wall_s", "cpu_s", "max_rss_mb"))
     select_wall, select_cpu = per_seed("select", "wall_s"), per_seed("select", "cpu_s")
     select_rss = per_seed("select", "max_rss_mb", "max")
     target = bench[bench["rule"] == "train_target"].groupby("method")
-    reads_proxy = signals.groupby("method")["files"].first().ne("") if len(signals) else pd.Series(dtype=bool)
+    files = signals.groupby("method")["files"].first() if len(signals) else pd.Series(dtype=str)
     rows = []
     for method in methods:
-        uses_proxy = bool(reads_proxy.get(method, False))
+        read = str(files.get(method, "") or "")
+        uses_proxy = bool(read)
+        runs = sorted({0, *(int(r) for r in _REPEAT_FILE.findall(read))})  # the proxy runs this method reads
         seeds = sorted({s for (m, s) in score_wall.index if m == method} | {s for (m, s) in select_wall.index
                                                                             if m == method})
         wall, cpu, peak, proxies = [], [], [], []
@@ -136,14 +139,14 @@ def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str]) -
             parts_wall = [score_wall.get((method, seed), math.nan), select_wall.get((method, seed), math.nan)]
             parts_cpu = [score_cpu.get((method, seed), math.nan), select_cpu.get((method, seed), math.nan)]
             parts_rss = [score_rss.get((method, seed), math.nan), select_rss.get((method, seed), math.nan)]
-            proxy = proxy_wall.get(seed, math.nan) if uses_proxy else 0.0
+            proxy = sum(proxy_wall.get((seed, r), math.nan) for r in runs) if uses_proxy else 0.0
             proxies.append(proxy)
             if uses_proxy:
-                parts_cpu.append(proxy_cpu.get(seed, math.nan))
-                parts_rss.append(proxy_rss.get(seed, math.nan))
+                parts_cpu.append(sum(proxy_cpu.get((seed, r), math.nan) for r in runs))
+                parts_rss.append(_max([proxy_rss.get((seed, r), math.nan) for r in runs]))
             wall.append(sum([proxy, *parts_wall]))  # NaN when any part was not measured
             cpu.append(sum(parts_cpu))
-            peak.append(max(parts_rss) if not any(math.isnan(x) for x in parts_rss) else math.nan)
+            peak.append(_max(parts_rss))
         sig = signals.loc[signals["method"] == method, "signal_bytes"]
         rows.append({
             "method": method,
@@ -166,3 +169,8 @@ def _mean(values: list[float]) -> float:
     if not values or any(math.isnan(v) for v in values):
         return math.nan
     return float(np.mean(values))
+
+
+def _max(values: list[float]) -> float:
+    """Largest value; NaN when any is missing."""
+    return math.nan if any(math.isnan(v) for v in values) else max(values)

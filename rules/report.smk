@@ -19,10 +19,26 @@ def subset_jobs():
     return [(m, f, s) for m in CFG["methods"] for f in method_fractions(m) for s in CFG["seeds"]]
 
 
+def proxy_file_names():
+    """Names (below proxy/seed<N>/) of the proxy outputs the configured methods read."""
+    return sorted({n for m in CFG["methods"] for n in get_method(m).proxy_files(method_params(CFG, m), PLAN)})
+
+
 def proxy_outputs():
     """The proxy outputs the configured methods read (their sizes are the report's "bytes of signals")."""
-    names = {name for m in CFG["methods"] for name in get_method(m).proxy_files(method_params(CFG, m), PLAN)}
-    return [f"{OUT}/proxy/seed{s}/{name}" for s in CFG["seeds"] for name in sorted(names)]
+    return [f"{OUT}/proxy/seed{s}/{name}" for s in CFG["seeds"] for name in proxy_file_names()]
+
+
+def proxy_benchmarks():
+    """Benchmark files of the proxy runs the configured methods read: the main run, and repeats."""
+    names = proxy_file_names()
+    if not names:
+        return []
+    repeats = sorted({int(r) for n in names for r in re.findall(r"(?:^|/)repeat(\d+)/", n)})
+    return [
+        *expand(rules.train_proxy.benchmark, seed=CFG["seeds"]),
+        *expand(rules.train_proxy_repeat.benchmark, seed=CFG["seeds"], repeat=repeats),
+    ]
 
 
 def report_inputs(wildcards):
@@ -31,7 +47,7 @@ def report_inputs(wildcards):
     return {
         "results": f"{OUT}/results.parquet",
         "benchmarks": [
-            *(expand(rules.train_proxy.benchmark, seed=CFG["seeds"]) if proxy_outputs() else []),
+            *proxy_benchmarks(),
             *sorted({rules.score.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
             *[rules.select.benchmark.format(method=m, fraction=f, seed=s) for m, f, s in jobs],
             *[rules.train_target.benchmark.format(arch=a, method=m, fraction=f, seed=s)

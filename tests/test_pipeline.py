@@ -12,6 +12,7 @@ from conftest import REPO, SMOKE, snakemake
 from prunebench.budgets import class_budgets, total_budget
 from prunebench.config import load_config
 from prunebench.methods import get_method
+from prunebench.report import figure_files
 
 pytestmark = pytest.mark.pipeline
 
@@ -106,6 +107,7 @@ def test_forcing_one_methods_scores_reruns_only_its_branch(smoke_run):
 def test_regenerating_the_report_reruns_nothing_upstream(smoke_run):
     assert planned_jobs(smoke_run) == {}  # everything is up to date
     assert planned_jobs(smoke_run, "--forcerun", "aggregate") == {"aggregate": 1, "report": 1, "all": 1}
+    assert planned_jobs(smoke_run, "--forcerun", "report") == {"report": 1, "all": 1}
 
 
 def test_fraction_labels_in_paths_are_exact(tmp_path):
@@ -119,4 +121,21 @@ def test_fraction_labels_in_paths_are_exact(tmp_path):
 def test_snakemake_report_is_built(smoke_run):
     snakemake(smoke_run, "--configfile", str(SMOKE), "--report", "report.html")
     page = (smoke_run / "report.html").read_text()
-    assert "accuracy_vs_fraction_small_cnn.png" in page and "summary.md" in page
+    assert "summary.md" in page and "costs.csv" in page and "accuracy.csv" in page
+    for name in figure_files(smoke_config()):
+        if name != "mislabeled_share":  # the smoke config has no label noise
+            assert f"{name}.png" in page, name
+    assert "Pareto" in page and "Jaccard" in page  # captions of the cost and overlap figures
+
+
+def test_report_figures_declared_in_the_rule_match_the_library(tmp_path):
+    noisy = tmp_path / "noisy.yaml"
+    noisy.write_text("split: {label_noise: 0.2}\ntarget: {archs: [small_cnn, resnet18]}\n")
+    done = snakemake(tmp_path, "--configfile", str(SMOKE), str(noisy), "-n", "--forcerun", "report", "-p")
+    cfg = load_config(REPO / "config.yaml", SMOKE, noisy)
+    report_job = done.stdout.split("rule report:")[1].split("rule ")[0]
+    declared = set(re.findall(r"report/(\w+)\.svg", report_job))
+    assert declared == set(figure_files(cfg)) and "mislabeled_share" in declared
+    for kind in ("train_proxy/seed0.tsv", "score/cld/seed0.tsv", "select/cld/0.5/seed0.tsv",
+                 "train_target/resnet18/cld/0.5/seed0.tsv", "subsets/cld/0.5/seed0.parquet", "split/seed0.parquet"):
+        assert kind in report_job, kind

@@ -27,6 +27,7 @@ def test_deepcore_preset_has_deepcores_hyperparameters():
         assert (section["momentum"], section["weight_decay"], section["nesterov"]) == (0.9, 5e-4, True)
     assert cfg["fractions"] == [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
     assert all(get_method(m).params(cfg["method_params"].get(m))["balanced"] for m in cfg["methods"])
+    assert cfg["proxy"]["repeats"] == 10 and cfg["method_params"]["grand"]["repeats"] == 10  # DeepCore's GraNd
 
 
 def test_cld_preset_has_clds_hyperparameters():
@@ -48,5 +49,6 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
     runs = sum(1 if get_method(m).full_only else len(cfg["fractions"]) for m in cfg["methods"]) * len(cfg["seeds"])
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == len(cfg["seeds"])
+    assert jobs.get("train_proxy_repeat", 0) == len(cfg["seeds"]) * (cfg["proxy"]["repeats"] - 1)
     assert jobs["train_target"] == runs * len(cfg["target"]["archs"]) and jobs["report"] == 1
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

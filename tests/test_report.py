@@ -71,15 +71,20 @@ def test_benchmark_files_parse_like_snakemakes(tmp_path):
     values = read_benchmark(path)
     assert values["s"] == 3.0 and values["cpu_time"] == 2.0 and values["max_rss"] == 100.5
     assert parse_benchmark_path(path) == {"rule": "select", "arch": None, "method": "cld", "fraction": 1e-05,
-                                          "seed": 3}
+                                          "seed": 3, "repeat": 0}
     assert parse_benchmark_path("x/benchmarks/train_proxy/seed2.tsv")["seed"] == 2
+    assert parse_benchmark_path("x/benchmarks/train_proxy_repeat/seed2/repeat3.tsv")["repeat"] == 3
     with pytest.raises(ValueError, match="not a benchmark path"):
         parse_benchmark_path("x/benchmarks/aggregate.tsv")
 
 
 def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
     bench = pd.DataFrame([
-        {"rule": "train_proxy", "seed": 0, "wall_s": 100.0, "cpu_s": 150.0, "max_rss_mb": 900.0},
+        {"rule": "train_proxy", "seed": 0, "repeat": 0, "wall_s": 100.0, "cpu_s": 150.0, "max_rss_mb": 900.0},
+        {"rule": "train_proxy_repeat", "seed": 0, "repeat": 1, "wall_s": 50.0, "cpu_s": 60.0, "max_rss_mb": 950.0},
+        {"rule": "score", "method": "grand", "seed": 0, "wall_s": 4.0, "cpu_s": 3.0, "max_rss_mb": 300.0},
+        {"rule": "select", "method": "grand", "fraction": 0.1, "seed": 0, "wall_s": 1.0, "cpu_s": 1.0,
+         "max_rss_mb": 200.0},
         {"rule": "score", "method": "cld", "seed": 0, "wall_s": 2.0, "cpu_s": 1.0, "max_rss_mb": 300.0},
         {"rule": "score", "method": "random", "seed": 0, "wall_s": 1.0, "cpu_s": 0.5, "max_rss_mb": 100.0},
         {"rule": "select", "method": "cld", "fraction": 0.1, "seed": 0, "wall_s": 1.0, "cpu_s": 1.0,
@@ -93,8 +98,12 @@ def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
     ])
     signals = pd.DataFrame([{"method": "cld", "seed": 0, "signal_bytes": 5e6, "files": "dynamics_eval.parquet"},
                             {"method": "random", "seed": 0, "signal_bytes": 0, "files": ""},
-                            {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"}])
-    costs = cost_table(bench, signals, ["random", "cld", "el2n"])
+                            {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"},
+                            {"method": "grand", "seed": 0, "signal_bytes": 1e6,
+                             "files": "snapshot_epoch2.parquet repeat1/snapshot_epoch2.parquet"}])
+    costs = cost_table(bench, signals, ["random", "cld", "el2n", "grand"])
+    assert costs.loc["grand", "proxy_wall_s"] == 150 and costs.loc["grand", "selection_wall_s"] == 155
+    assert costs.loc["grand", "selection_peak_mb"] == 950  # the repeat it reads counts
     assert costs.loc["cld", "selection_wall_s"] == 100 + 2 + 2  # proxy + score + mean select
     assert costs.loc["cld", "selection_cpu_s"] == 150 + 1 + 1
     assert costs.loc["cld", "selection_peak_mb"] == 900
