@@ -85,9 +85,9 @@ def validate_config(config: dict) -> dict:
     for name in cfg["methods"]:
         if name not in REGISTRY:
             raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
-    for name in cfg["method_params"]:
-        if name not in cfg["methods"]:
-            raise ConfigError(f"config: method_params.{name}: {name!r} is not in methods")
+    for name in cfg["method_params"]:  # parameters of unlisted methods may stay, so presets can swap lists
+        if name not in REGISTRY:
+            raise ConfigError(f"config: method_params.{name}: unknown method {name!r}; known: {', '.join(REGISTRY)}")
     for section in ("proxy", "target"):
         if cfg[section]["nesterov"] and cfg[section]["momentum"] == 0:
             raise ConfigError(f"config: {section}.nesterov: Nesterov needs {section}.momentum > 0")

@@ -17,12 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from . import store
-from .config import train_settings
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
-from .results import aggregate as aggregate_results
-from .results import write_results
 from .selection import SUBSET_COLUMNS, select_rows, selection_rng, subset_table
 from .signals import Signals
 from .splits import SPLIT_COLUMNS, rows_of
@@ -62,6 +59,7 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     snapshots (see prunebench.proxy). A checkpoint is kept after every epoch and
     removed once the outputs are written.
     """
+    from .config import train_settings
     from .proxy import train_proxy as run_proxy
     from .proxy import write_proxy_run
     from .training import resolve_device
@@ -146,6 +144,7 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     A checkpoint is kept beside `out` after every epoch (a killed run resumes from it)
     and removed once the record is written.
     """
+    from .config import train_settings
     from .target import train_target as run_target
     from .training import resolve_device
 
@@ -165,6 +164,9 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
 
 
 def aggregate(result_paths: list, parquet_out, csv_out) -> None:
+    from .results import aggregate as aggregate_results
+    from .results import write_results
+
     frame = aggregate_results(result_paths)
     write_results(frame, parquet_out, csv_out)
     log.info("aggregated %d runs", len(frame))

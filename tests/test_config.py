@@ -41,7 +41,7 @@ def test_the_shipped_configs_are_valid():
     ({"dataset__root": "/no/such/folder"}, "config: dataset.root: /no/such/folder is not a folder"),
     ({"method_params": {"el2n": {"epoch": 5}}}, "config: method_params.el2n: epoch=5 has no proxy snapshot"),
     ({"method_params": {"aum": {"window": 3}}}, "config: method_params.aum: unknown parameter(s) window"),
-    ({"method_params": {"dual": {}}}, "config: method_params.dual: 'dual' is not in methods"),
+    ({"method_params": {"dul": {}}}, "config: method_params.dul: unknown method 'dul'; known: random"),
     ({"target__budget": "steps"}, "config: target.steps: budget 'steps' needs target.steps"),
     ({"proxy__snapshot_epochs": [20]}, "config: proxy.snapshot_epochs: [20] after the last epoch (8)"),
     ({"proxy__log_in_training": False},
