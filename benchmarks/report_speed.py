@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from prunebench import pipeline  # noqa: E402
-from prunebench.config import method_params, proxy_plan, validate_config  # noqa: E402
+from prunebench.config import ConfigError, method_params, proxy_plan, validate_config  # noqa: E402
 from prunebench.io import write_table  # noqa: E402
 from prunebench.methods import REGISTRY, get_method  # noqa: E402
 from prunebench.results import RESULT_COLUMNS, write_results  # noqa: E402
@@ -117,13 +117,25 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
             "splits": [str(p) for p in splits], "proxy_dir": str(out / "proxy")}
 
 
+def usable_methods() -> list[str]:
+    """Registered methods that run on the faked proxy plan (10 epochs, a snapshot at epoch 2) with defaults."""
+    usable = []
+    for name in REGISTRY:
+        try:
+            validate_config({"dataset": {"name": "cifar10"}, "methods": [name], "proxy": {"snapshot_epochs": [2]}})
+        except ConfigError:
+            continue
+        usable.append(name)
+    return usable
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1500, help="target runs to fake (about)")
     parser.add_argument("--pool", type=int, default=45_000, help="candidate pool size (CIFAR: 45,000)")
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary folder)")
     args = parser.parse_args()
-    methods = [m for m in REGISTRY]
+    methods = usable_methods()
     archs = ("small_cnn", "resnet18")
     per_seed = sum(1 if get_method(m).full_only else len(DEEPCORE_FRACTIONS) for m in methods) * len(archs)
     seeds = list(range(max(1, -(-args.rows // per_seed))))  # at least --rows

@@ -215,7 +215,9 @@ def cost_display(costs: pd.DataFrame) -> Table:
 
 
 def _palette(methods: list[str]) -> dict[str, tuple]:
-    colors = sns.color_palette("tab20" if len(methods) > 10 else "tab10", max(len(methods), 1))
+    n = max(len(methods), 1)
+    colors = (sns.color_palette("tab10", n) if n <= 10 else sns.color_palette("tab20", n) if n <= 20
+              else (sns.color_palette("tab20") + sns.color_palette("tab20b") + sns.color_palette("husl", n))[:n])
     palette = dict(zip(methods, colors))
     if RANDOM in palette:
         palette[RANDOM] = (0.3, 0.3, 0.3)
@@ -227,8 +229,9 @@ def _log_fraction_axis(ax, fractions) -> None:
     fractions = sorted(set(fractions))
     if fractions:
         labels, last = [], -math.inf
+        gap = 0.065 * max(math.log10(fractions[-1] / fractions[0]), 0.1)  # in decades, for an 8-inch axis
         for f in fractions:  # label a tick only when it is clear of the last labelled one (log scale)
-            labels.append(_percent(f) if math.log10(f) - last >= 0.09 else "")
+            labels.append(_percent(f) if math.log10(f) - last >= gap else "")
             last = math.log10(f) if labels[-1] else last
         ax.set_xticks(fractions, labels)
     ax.minorticks_off()
@@ -243,7 +246,22 @@ def _note(ax, text: str) -> None:
 def _legend(ax) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="small", frameon=False)
+        ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                  fontsize="small" if len(handles) <= 14 else "x-small", ncol=1 if len(handles) <= 14 else 2)
+
+
+def _lines(ax, data: pd.DataFrame, y: str, palette: dict) -> None:
+    """One line per method against fraction: the mean over seeds with a ±1 std band (seaborn on the means;
+    aggregating first keeps figures with many methods fast)."""
+    order = [m for m in palette if m in set(data["method"])]
+    stats = data.groupby(["method", "fraction"])[y].agg(["mean", "std"]).reset_index()
+    sns.lineplot(data=stats, x="fraction", y="mean", hue="method", hue_order=order, palette=palette, style="method",
+                 style_order=order, markers=True, dashes=False, estimator=None, errorbar=None, ax=ax)
+    for method, part in stats.groupby("method"):
+        band = part.dropna(subset=["std"])
+        if len(band):
+            ax.fill_between(band["fraction"], band["mean"] - band["std"], band["mean"] + band["std"],
+                            color=palette.get(method), alpha=0.2, linewidth=0)
 
 
 def dataset_name(frame: pd.DataFrame) -> str:
@@ -255,10 +273,7 @@ def accuracy_figure(frame: pd.DataFrame, arch: str, palette: dict):
     fig, ax = plt.subplots(figsize=(8, 4.5))
     subsets = frame[frame["method"] != FULL]
     if not subsets.empty:
-        order = [m for m in palette if m in set(subsets["method"])]
-        sns.lineplot(data=subsets.assign(accuracy=100 * subsets["test_accuracy"]), x="fraction", y="accuracy",
-                     hue="method", hue_order=order, palette=palette, style="method", style_order=order,
-                     markers=True, dashes=False, errorbar="sd", ax=ax)
+        _lines(ax, subsets.assign(accuracy=100 * subsets["test_accuracy"]), "accuracy", palette)
     full = 100 * frame.loc[frame["method"] == FULL, "test_accuracy"]
     if not full.empty:
         ax.axhline(full.mean(), color="black", linestyle="--", linewidth=1, label=f"full data ({full.mean():.2f}%)")
@@ -280,9 +295,7 @@ def relative_figure(frame: pd.DataFrame, arch: str, palette: dict):
                   else "no method ran at a fraction and seed where random ran")
         _note(ax, f"No accuracy relative to random: {reason}.")
         return fig
-    order = [m for m in palette if m in set(gap["method"])]
-    sns.lineplot(data=gap, x="fraction", y="gap", hue="method", hue_order=order, palette=palette, style="method",
-                 style_order=order, markers=True, dashes=False, errorbar="sd", ax=ax)
+    _lines(ax, gap, "gap", palette)
     ax.axhline(0, color=palette.get(RANDOM, "black"), linewidth=1.2, label="random")
     _log_fraction_axis(ax, gap["fraction"])
     ax.set_ylabel("test accuracy − random's (points)")
@@ -358,7 +371,8 @@ def cost_figure(frame: pd.DataFrame, arch: str, costs: pd.DataFrame | None, frac
                     alpha=0.85, edgecolor="black", linewidth=0.5, ax=ax, legend="brief")
     front = pareto_front(shown)
     ax.plot(front["cost_s"], front["accuracy"], color="black", linewidth=1, linestyle=":", label="Pareto front")
-    for _, row in shown.iterrows():
+    labelled = shown if len(shown) <= 10 else shown[shown["method"].isin([*front["method"], RANDOM])]
+    for _, row in labelled.iterrows():  # many methods: name the Pareto front (and random) only
         ax.annotate(row["method"], (row["cost_s"], row["accuracy"]), textcoords="offset points", xytext=(6, 4),
                     fontsize="x-small")
     full = 100 * frame.loc[frame["method"] == FULL, "test_accuracy"]
@@ -366,16 +380,21 @@ def cost_figure(frame: pd.DataFrame, arch: str, costs: pd.DataFrame | None, frac
         ax.axhline(full.mean(), color="black", linestyle="--", linewidth=1, label=f"full data ({full.mean():.2f}%)")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    narrow = shown["cost_s"].max() / max(shown["cost_s"].min(), 1e-9) < 30  # less than ~1.5 decades: label minors
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25"
+                                                                 else "") if narrow
+                                 else matplotlib.ticker.NullFormatter())
     ax.set_xlabel("selection cost: wall s of proxy training (if read) + scoring + selection (log)")
     ax.set_ylabel(f"test accuracy at {_percent(fraction)} (%)")
     missing = sorted(set(points["method"]) - set(shown["method"]))
     title = f"{dataset_name(frame)}, target {arch}: accuracy against cost at {_percent(fraction)}"
-    ax.set_title(title + (f"\nnot shown (no measured cost): {', '.join(missing)}" if missing else ""),
+    ax.set_title(title + (f"\nnot shown (no measured cost): {', '.join(missing)}" if missing else "")
+                 + ("\nnamed: the Pareto front and random" if len(labelled) < len(shown) else ""),
                  fontsize="medium")
     handles, labels = ax.get_legend_handles_labels()
     labels = ["signals (MB)" if label == "signal_mb" else label for label in labels]
-    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small", frameon=False)
+    ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small", frameon=False,
+              ncol=1 if len(handles) <= 18 else 2)
     return fig
 
 
@@ -386,10 +405,7 @@ def mislabeled_figure(stats: SubsetStats, palette: dict):
     if data.empty:
         _note(ax, "No subsets with a matching split to count mislabeled samples.")
         return fig
-    order = [m for m in palette if m in set(data["method"])]
-    sns.lineplot(data=data.assign(share=100 * data["mislabeled_share"]), x="fraction", y="share", hue="method",
-                 hue_order=order, palette=palette, style="method", style_order=order, markers=True, dashes=False,
-                 errorbar="sd", ax=ax)
+    _lines(ax, data.assign(share=100 * data["mislabeled_share"]), "share", palette)
     rate = 100 * float(np.mean(list(stats.noise_rate.values()))) if stats.noise_rate else math.nan
     if not math.isnan(rate):
         ax.axhline(rate, color="black", linestyle="--", linewidth=1, label=f"pool noise rate ({rate:.1f}%)")
@@ -400,7 +416,7 @@ def mislabeled_figure(stats: SubsetStats, palette: dict):
     return fig
 
 
-def class_balance_figure(stats: SubsetStats, methods: list[str], fraction: float):
+def class_balance_figure(stats: SubsetStats, methods: list[str], fraction: float, palette: dict):
     """Left: each class's share of the subset at `fraction`; right: normalised class entropy at every fraction."""
     per = stats.per_subset
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, max(3.5, 0.35 * len(methods) + 2)),
@@ -432,10 +448,7 @@ def class_balance_figure(stats: SubsetStats, methods: list[str], fraction: float
     balance = per.assign(balance=entropy)
     balance = balance[balance["method"] != FULL]
     if not balance.empty and stats.num_classes > 1:
-        line_order = [m for m in methods if m in set(balance["method"])]
-        sns.lineplot(data=balance, x="fraction", y="balance", hue="method", hue_order=line_order,
-                     palette=_palette(methods), markers=True, style="method", style_order=line_order, dashes=False,
-                     errorbar="sd", ax=right)
+        _lines(right, balance, "balance", palette)
         _log_fraction_axis(right, balance["fraction"])
         right.set_ylabel("class entropy / log C (1 = balanced)")
         right.set_title("Class balance at every fraction", fontsize="medium")
@@ -465,10 +478,12 @@ def overlap_figure(stats: SubsetStats, methods: list[str], fraction: float):
 def _save(fig, folder: Path, name: str) -> bytes:
     """Write <name>.png and <name>.svg; return the PNG bytes (for embedding)."""
     fig.tight_layout()
+    # the tight box once (a draw), then both formats without re-measuring it
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
     png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=110, metadata={"Software": None}, bbox_inches="tight")
+    fig.savefig(png, format="png", dpi=110, metadata={"Software": None}, bbox_inches=box)
     svg = io.BytesIO()
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
+    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=box)
     plt.close(fig)
     for suffix, buffer in ((".png", png), (".svg", svg)):
         with atomic_path(folder / f"{name}{suffix}") as tmp:
@@ -609,7 +624,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
             html_parts.append(f"<p class='note'>{html.escape(note)}</p>")
             md_parts.append(note + "\n")
         subset_methods = [m for m in methods if m != FULL]
-        add_figure(class_balance_figure(subsets, subset_methods, fraction), "class_balance", "Class balance",
+        add_figure(class_balance_figure(subsets, subset_methods, fraction, palette), "class_balance", "Class balance",
                    f"Left: each class's share of the subsets at {_percent(fraction)} (labels as trained on), mean "
                    "over seeds; right: class entropy over log C for every subset (1 = every class equally kept).")
         add_figure(overlap_figure(subsets, subset_methods, fraction), "subset_overlap",
