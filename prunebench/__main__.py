@@ -17,7 +17,10 @@ def methods_table() -> str:
         rows.append((m.name, m.family, signals, m.keep, "yes" if m.balanced else "no (global)",
                      "yes" if m.fraction_dependent else "no", m.paper))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    params = [f"  {m.name}.{key} = {value!r}: {m.docs.get(key, '')}".rstrip(": ")
+              for m in REGISTRY.values() for key, value in m.defaults.items()]
+    return f"{table}\n\nparameters (set them under method_params):\n" + "\n".join(params)
 
 
 def main(argv: list[str] | None = None) -> int:
