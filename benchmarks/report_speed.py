@@ -5,7 +5,7 @@ Snakemake benchmark TSVs of every train_proxy/score/select/train_target job, sub
 Parquets of a CIFAR-size pool with label noise, proxy outputs) and times `pipeline.report` on it,
 in this process and in a fresh one (imports included, as the `report` job pays them).
 
-    .venv/bin/python benchmarks/report_speed.py [--rows 1500] [--pool 45000] [--keep DIR]
+    .venv/bin/python benchmarks/report_speed.py [--rows 1500] [--pool 45000] [--methods a,b,...] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -133,9 +133,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1500, help="target runs to fake (about)")
     parser.add_argument("--pool", type=int, default=45_000, help="candidate pool size (CIFAR: 45,000)")
+    parser.add_argument("--methods", help="comma-separated registry names (default: every method that runs here)")
     parser.add_argument("--keep", type=Path, help="build here and keep it (default: a temporary folder)")
     args = parser.parse_args()
-    methods = usable_methods()
+    methods = args.methods.split(",") if args.methods else usable_methods()
     archs = ("small_cnn", "resnet18")
     per_seed = sum(1 if get_method(m).full_only else len(DEEPCORE_FRACTIONS) for m in methods) * len(archs)
     seeds = list(range(max(1, -(-args.rows // per_seed))))  # at least --rows
