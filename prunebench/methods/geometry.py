@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import as_f32, knn, softmax
+from .kernels import as_f32, knn, single_blas_thread, softmax
 
 PROB_FLOOR = 1e-12  # probabilities are clamped here before logs (DeepCore's Cal and CD can produce inf/NaN)
 
@@ -32,7 +32,13 @@ def herding_order(h: np.ndarray, budget: int | None = None, farthest: bool = Fal
     order = np.empty(budget, np.int64)
     blocked = np.inf if not farthest else -np.inf
     chosen = np.zeros(n, bool)
-    for t in range(budget):
+    with single_blas_thread():
+        _herd(order, sq, h_mu, taken_sum, gram, chosen, blocked, farthest)
+    return order
+
+
+def _herd(order, sq, h_mu, taken_sum, gram, chosen, blocked, farthest):
+    for t in range(len(order)):
         # ||r - h_x||^2 = ||r||^2 - 2 <r, h_x> + ||h_x||^2 with r = (t + 1) mu - sum_S h_j; ||r|| is the same for all x
         value = sq - 2.0 * ((t + 1) * h_mu - taken_sum)
         value[chosen] = blocked
@@ -40,7 +46,6 @@ def herding_order(h: np.ndarray, budget: int | None = None, farthest: bool = Fal
         order[t] = j
         chosen[j] = True
         taken_sum += gram[j]
-    return order
 
 
 def kcenter_order(h: np.ndarray, first: int, budget: int | None = None) -> np.ndarray:
@@ -135,12 +140,13 @@ def contextual_diversity_order(logits: np.ndarray, first: int, budget: int | Non
     nearest = np.full(n, np.inf, np.float32)
     order = np.empty(budget, np.int64)
     j = first
-    for t in range(budget):
-        order[t] = j
-        dist = 0.5 * (neg_entropy + neg_entropy[j] - p @ log_p[j] - log_p @ p[j])
-        np.minimum(nearest, np.maximum(dist, 0.0), out=nearest)
-        nearest[order[:t + 1]] = -1.0
-        j = int(np.argmax(nearest))
+    with single_blas_thread():
+        for t in range(budget):
+            order[t] = j
+            dist = 0.5 * (neg_entropy + neg_entropy[j] - p @ log_p[j] - log_p @ p[j])
+            np.minimum(nearest, np.maximum(dist, 0.0), out=nearest)
+            nearest[order[:t + 1]] = -1.0
+            j = int(np.argmax(nearest))
     return order
 
 

@@ -9,6 +9,9 @@ similarity here is a product of an (n, C) and an (n, d) factor, one group and on
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import re
 import zlib
 
 import numpy as np
@@ -177,3 +180,38 @@ def knn(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarra
 
 def as_f32(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _openblas():
+    """numpy's OpenBLAS (set/get thread count functions), or None when numpy uses another BLAS."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps.read())))
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
+                setter, getter = f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}"
+                if hasattr(lib, setter) and hasattr(lib, getter):
+                    return getattr(lib, setter), getattr(lib, getter)
+    except OSError:
+        pass
+    return None
+
+
+_BLAS = _openblas()
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """Run small matrix-vector steps (greedy loops) on one BLAS thread: on a busy machine OpenBLAS's
+    thread hand-off makes such steps 10-100x slower than one thread. Big products outside keep every thread."""
+    if _BLAS is None:
+        yield
+        return
+    setter, getter = _BLAS
+    before = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(before)

@@ -145,9 +145,11 @@ def _submodular_order(function: str, p: dict):
     return order
 
 
-def _greedy_score(name: str, function: str):
+def _greedy_score(name: str, function: str, per_fraction: bool = False):
     def score(s, p, seed, plan):
         _check_size(name, s, p)
+        if per_fraction:  # every fraction runs its own greedy in the sampler; no ranking here
+            return _with_epoch(np.zeros(len(s.labels)), p, plan)
         epoch = _epoch(p, plan)
         logits, h = s.snapshot(epoch, "logits"), s.snapshot(epoch, "embedding")
         order = _submodular_order(function, p)
@@ -162,12 +164,12 @@ def _prefix(scored, fraction, p) -> np.ndarray:
     return select_rows(scored["score"], scored["label"], scored["index"], fraction, p["keep"], p["balanced"])
 
 
-def _greedy_subset(name: str, function: str, weighted: bool = False):
-    """Lazy/naive greedy: the prefix of the scored order. Stochastic greedy: a fresh run at this fraction's
-    budgets. CRAIG: plus its cluster-size weights."""
+def _greedy_subset(name: str, function: str, weighted: bool = False, per_fraction: bool = False):
+    """Lazy/naive greedy: the prefix of the scored order. Stochastic greedy (and per_fraction methods): a fresh
+    run at this fraction's budgets. CRAIG: plus its cluster-size weights."""
     def subset(scored, fraction, p, rng, signals):
         labels = scored["label"]
-        stochastic = p["greedy"] == "stochastic"
+        stochastic = p["greedy"] == "stochastic" or per_fraction
         if not stochastic and not weighted:
             return _prefix(scored, fraction, p), None
         epoch = int(scored["epoch"][0])
@@ -282,7 +284,8 @@ SUBMODULAR_PAPER = "Iyer et al., ALT 2021 (DeepCore's Submodular)"
 
 
 def _submodular_method(name: str, paper: str, extra_defaults: dict, extra_docs: dict, extra_check=None,
-                       function: str | None = None, weighted: bool = False, compat_doc: str | None = None):
+                       function: str | None = None, weighted: bool = False, compat_doc: str | None = None,
+                       per_fraction: bool = False):
     defaults = {"epoch": None, "max_class": MAX_CLASS, **GREEDY_DEFAULTS, **extra_defaults}
     docs = {"epoch": EPOCH_DOC, "max_class": SIZE_DOC, "greedy": GREEDY_DOC, "epsilon": EPSILON_DOC, **extra_docs}
     if compat_doc:
@@ -292,8 +295,8 @@ def _submodular_method(name: str, paper: str, extra_defaults: dict, extra_docs: 
         extra_check = lambda p: _check_compat(name, p) or (base_check(p) if base_check else [])  # noqa: E731
     function = function or name
     return Method(name, "gradient" if name == "craig" else "submodular", paper, GRAD_SIGNALS, "highest", True,
-                  _greedy_score(name, function), defaults=defaults, docs=docs, files=_snapshot_files,
-                  check=_check_greedy(name, extra_check), subset=_greedy_subset(name, function, weighted),
+                  _greedy_score(name, function, per_fraction), defaults=defaults, docs=docs, files=_snapshot_files,
+                  check=_check_greedy(name, extra_check), subset=_greedy_subset(name, function, weighted, per_fraction),
                   subset_reads_signals=True)
 
 
@@ -364,5 +367,6 @@ METHODS = [
                        extra_check=lambda p: _number_in("graph_cut", p, "lam", 0, 1e6)),
     _submodular_method("log_determinant", SUBMODULAR_PAPER, {"ridge": 1e-3},
                        {"ridge": "epsilon added to the kernel's diagonal (Schur-complement gain)"},
-                       extra_check=lambda p: _number_in("log_determinant", p, "ridge", 1e-12, 1e6)),
+                       extra_check=lambda p: _number_in("log_determinant", p, "ridge", 1e-12, 1e6),
+                       per_fraction=True),  # the whole order costs O(n^3) per class; a budget k costs O(n k^2)
 ]

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from .kernels import single_blas_thread
+
 GREEDY = ("naive", "lazy", "stochastic")
 CHUNK = 256  # candidate rows per gains() call in naive greedy: temporaries stay at CHUNK x n
 
@@ -102,6 +104,11 @@ def greedy(objective, n: int, budget: int, how: str = "lazy", rng: np.random.Gen
     Ties go to the lower row. An objective that reports `exhausted` (all gains equal) gets the
     remaining picks in row order.
     """
+    with single_blas_thread():
+        return _greedy(objective, n, budget, how, rng, epsilon, batch)
+
+
+def _greedy(objective, n, budget, how, rng, epsilon, batch) -> np.ndarray:
     budget = min(budget, n)
     available = np.ones(n, bool)
     picks = np.empty(budget, np.int64)
@@ -121,7 +128,9 @@ def greedy(objective, n: int, budget: int, how: str = "lazy", rng: np.random.Gen
             if len(rows) > sample:
                 rows = np.sort(rng.choice(rows, sample, replace=False))
             best = rows[int(np.argmax(objective.gains(rows)))]
-        elif how == "naive" or exact:
+        elif exact:  # every gain is a cheap O(1) lookup
+            best = rows[int(np.argmax(objective.gains(rows)))]
+        elif how == "naive":
             values = np.concatenate([objective.gains(rows[s:s + CHUNK]) for s in range(0, len(rows), CHUNK)])
             best = rows[int(np.argmax(values))]
         else:
