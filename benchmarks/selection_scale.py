@@ -29,35 +29,45 @@ METHODS = ["moderate", "cal", "herding", "kcenter", "contextual_diversity", "d2_
            "glister", "facility_location", "graph_cut", "log_determinant"]
 
 
+EMB = (("pool", "embedding"),)
+QUERY = (("pool", "embedding"), ("pool", "logits"), ("query", "embedding"), ("query", "logits"))
+INPUTS = {"moderate": EMB, "herding": EMB, "kcenter": EMB, "d2_pruning": EMB, "contextual_diversity": (("pool", "logits"),),
+          "glister": QUERY, "gradmatch": QUERY}
+
+
 class FakeSignals:
-    """The arrays a proxy snapshot would hold: clustered embeddings and logits, float16 like the real ones."""
+    """The arrays a proxy snapshot would hold: clustered embeddings and logits, float16 like the real ones.
+    Each array is made when first asked for, as the real Signals reads only the columns a method asks for."""
 
     def __init__(self, n: int, classes: int, dim: int, seed: int = 0, query_share: float = 0.1):
-        rng = np.random.default_rng(seed)
+        self.n, self.classes, self.dim, self.seed = n, classes, dim, seed
         self.labels = np.sort(np.arange(n) % classes)
         self.index = np.arange(n)
         nq = max(int(n * query_share), classes)
         self.query_labels = np.sort(np.arange(nq) % classes)
         self._arrays = {}
-        for role, labels in (("pool", self.labels), ("query", self.query_labels)):
-            centres = rng.standard_normal((classes, dim), dtype=np.float32)
-            emb = np.empty((len(labels), dim), np.float16)
-            logits = np.empty((len(labels), classes), np.float16)
-            for start in range(0, len(labels), 65536):
-                y = labels[start:start + 65536]
-                h = centres[y] + 0.8 * rng.standard_normal((len(y), dim), dtype=np.float32)
-                emb[start:start + 65536] = h
-                z = 2.0 * rng.standard_normal((len(y), classes), dtype=np.float32)
-                z[np.arange(len(y)), y] += 4.0
-                logits[start:start + 65536] = z
-            self._arrays[role] = {"embedding": emb, "logits": logits}
-        self.margin = rng.standard_normal((n, 1)).astype(np.float32)
 
     def snapshot(self, epoch, name="probs", repeat=0, role="pool"):
-        return self._arrays[role][name]
+        key = (role, name)
+        if key not in self._arrays:
+            labels = self.labels if role == "pool" else self.query_labels
+            rng = np.random.default_rng([self.seed, role == "pool", name == "embedding"])
+            centres = np.random.default_rng([self.seed, 99]).standard_normal((self.classes, self.dim), np.float32)
+            width = self.dim if name == "embedding" else self.classes
+            out = np.empty((len(labels), width), np.float16)
+            for start in range(0, len(labels), 16384):
+                y = labels[start:start + 16384]
+                if name == "embedding":
+                    x = centres[y] + 0.8 * rng.standard_normal((len(y), width), dtype=np.float32)
+                else:
+                    x = 2.0 * rng.standard_normal((len(y), width), dtype=np.float32)
+                    x[np.arange(len(y)), y] += 4.0
+                out[start:start + 16384] = x
+            self._arrays[key] = out
+        return self._arrays[key]
 
     def train(self, name):
-        return self.margin  # AUM's input, for D2-Pruning's difficulty
+        return np.random.default_rng(self.seed).standard_normal((self.n, 1)).astype(np.float32)  # AUM's margin
 
 
 def run_one(args) -> dict:
@@ -68,6 +78,8 @@ def run_one(args) -> dict:
     method = REGISTRY[args.method]
     params = method.params(json.loads(args.params) if args.params else None)
     plan = ProxyPlan(epochs=1)
+    for role, name in INPUTS.get(args.method, (("pool", "embedding"), ("pool", "logits"))):
+        signals.snapshot(0, name, role=role)  # made before the clock starts
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tick = time.perf_counter()
     if args.budget_only and args.method in BUDGET_ONLY:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import as_f32, knn, single_blas_thread, softmax
+from .kernels import as_f32, groups, knn, single_blas_thread, softmax
 
 PROB_FLOOR = 1e-12  # probabilities are clamped here before logs (DeepCore's Cal and CD can produce inf/NaN)
 
@@ -86,13 +86,10 @@ def moderate_scores(h: np.ndarray, labels: np.ndarray, group_rows: list[np.ndarr
     closest and the farthest (1 - f) / 2 are dropped. One group (not balanced, the paper) makes the
     band global over class-relative distances.
     """
-    h = as_f32(h)
-    labels = np.asarray(labels)
     dist = np.empty(len(h))
-    for c in np.unique(labels):
-        rows = np.flatnonzero(labels == c)
-        centre = np.median(h[rows], axis=0)
-        dist[rows] = np.linalg.norm(h[rows] - centre, axis=1)
+    for rows in groups(labels, True):  # one class at a time: no float32 copy of the whole pool
+        x = as_f32(h[rows])
+        dist[rows] = np.linalg.norm(x - np.median(x, axis=0), axis=1)
     scores = np.empty(len(h))
     for rows in group_rows:
         n = len(rows)
