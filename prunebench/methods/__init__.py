@@ -458,6 +458,7 @@ from .selectors import METHODS as _SELECTORS  # noqa: E402
 
 REGISTRY.update({m.name: m for m in _SELECTORS})
 
+
 def get_method(name: str) -> Method:
     if name not in REGISTRY:
         raise KeyError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}")
