@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -73,16 +72,15 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     stored = store.proxy_key(data_dir, split_path, proxy, seed, repeat, resolved.type)
     if store.restore(stored, out_dir):  # the same run finished before, in this or another config
         return
-    started = time.time()
     checkpoint = Path(out_dir) / ("checkpoint.pt" if repeat == 0 else f"checkpoint_repeat{repeat}.pt")
     run = run_proxy(data, meta["mean"], meta["std"], pool_index, pool_labels, query_index, query_labels,
                     proxy["arch"], settings, seed, resolved, tuple(proxy["snapshot_epochs"]),
                     checkpoint=checkpoint, log_in_training=proxy["log_in_training"],
                     log_kl_shift=proxy["log_kl_shift"], repeat=repeat)
-    write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
-                                   "dataset": meta["name"]}, repeat)
+    written = write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
+                                             "dataset": meta["name"]}, repeat)
     checkpoint.unlink(missing_ok=True)
-    store.save(stored, out_dir, started)
+    store.save(stored, out_dir, written)
     log.info("proxy run %d done: train %.1fs, eval pass %.1fs", repeat, run.seconds["train"], run.seconds["eval"])
 
 

@@ -163,9 +163,11 @@ def _signal_table(index, role, labels, signals: dict[str, np.ndarray]) -> pa.Tab
     return pa.table(columns)
 
 
-def write_proxy_run(run: ProxyRun, folder: str | os.PathLike, metadata: dict, repeat: int = 0) -> None:
-    """Write the dynamics (main run only), snapshots and weights of `run` into `folder`."""
+def write_proxy_run(run: ProxyRun, folder: str | os.PathLike, metadata: dict, repeat: int = 0) -> list[str]:
+    """Write the dynamics (main run only), snapshots and weights of `run` into `folder`; returns their paths
+    relative to `folder`."""
     folder = Path(folder)
+    written = [TRAIN_FILE, EVAL_FILE] if repeat == 0 else []
     n_pool, n_query = len(run.pool_index), len(run.query_index)
     both_index = np.concatenate([run.pool_index, run.query_index])
     both_roles = ["pool"] * n_pool + ["query"] * n_query
@@ -182,3 +184,5 @@ def write_proxy_run(run: ProxyRun, folder: str | os.PathLike, metadata: dict, re
                     {**metadata, "epoch": epoch, "repeat": repeat})
         with atomic_path(folder / model_file(epoch, repeat)) as tmp:
             torch.save(run.models[epoch], tmp)
+        written += [snapshot_file(epoch, repeat), model_file(epoch, repeat)]
+    return written

@@ -109,20 +109,19 @@ def restore(parts: dict, out_dir: str | os.PathLike) -> Path | None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in files:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
         _place(entry / name, out_dir / name)
     log.info("reused the proxy outputs stored in %s (same data, split, settings, seed, device type and code); "
              "not training", entry)
     return entry
 
 
-def save(parts: dict, out_dir: str | os.PathLike, since: float) -> Path | None:
-    """Store the files this run wrote into `out_dir` (top level, modified after `since`, no checkpoints)."""
+def save(parts: dict, out_dir: str | os.PathLike, files: list[str]) -> Path | None:
+    """Store `files` (paths relative to `out_dir`, as the run wrote them) under the run's key."""
     root = store_root()
     if root is None:
         return None
     out_dir = Path(out_dir)
-    files = sorted(p.name for p in out_dir.iterdir()
-                   if p.is_file() and not p.name.startswith((".", "checkpoint")) and p.stat().st_mtime >= since)
     entry = root / "proxy" / key_of(parts)
     if (entry / "manifest.json").exists():
         return entry
@@ -130,6 +129,7 @@ def save(parts: dict, out_dir: str | os.PathLike, since: float) -> Path | None:
         entry.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
         for name in files:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             _place(out_dir / name, tmp / name)
         (tmp / "manifest.json").write_text(json.dumps({"files": files, "key": parts,
                                                        "stored": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))

@@ -114,3 +114,19 @@ def test_bad_parameters_fail_in_one_line_before_anything_runs(method, params, pr
     with pytest.raises(ConfigError) as error:
         validate_config(config_with(method, params, proxy))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_grand_full_gradient_form_reads_every_repeat_model_and_agrees_with_the_last_layer_form(proxy_run):
+    scores = {}
+    for form in ("last_layer", "full"):
+        params = REGISTRY["grand"].params({"form": form})
+        assert REGISTRY["grand"].problems(params, PLAN) == []
+        out = proxy_run / f"grand_{form}.parquet"
+        pipeline.score("grand", params, PLAN, proxy_run / "split.parquet", proxy_run / "proxy", 0, out,
+                       data_dir=proxy_run / "data", device="cpu")
+        scores[form] = read_table(out).column("score").to_numpy()
+    assert REGISTRY["grand"].proxy_files(REGISTRY["grand"].params({"form": "full"}), PLAN) == [
+        "snapshot_epoch2.parquet", "repeat1/snapshot_epoch2.parquet", "model_epoch2.pt", "repeat1/model_epoch2.pt"]
+    assert (scores["full"] >= 0).all()
+    # the last layer's gradient is part of the full one, and drives its ranking
+    assert np.corrcoef(scores["full"], scores["last_layer"])[0, 1] > 0.5

@@ -27,18 +27,20 @@ def test_a_stored_run_is_restored_into_another_folder(tmp_path, monkeypatch, dat
     first = tmp_path / "a" / "proxy"
     first.mkdir(parents=True)
     assert store.restore(parts, first) is None  # nothing stored yet
-    started = time.time() - 1
     (first / "dynamics.parquet").write_bytes(b"dyn")
     (first / "model.pt").write_bytes(b"weights")
     (first / "checkpoint.pt").write_bytes(b"not stored")
-    entry = store.save(parts, first, started)
-    assert sorted(p.name for p in entry.iterdir()) == ["dynamics.parquet", "manifest.json", "model.pt"]
+    (first / "repeat1").mkdir()
+    (first / "repeat1" / "snapshot.parquet").write_bytes(b"repeat")
+    entry = store.save(parts, first, ["dynamics.parquet", "model.pt", "repeat1/snapshot.parquet"])
+    assert sorted(p.name for p in entry.iterdir()) == ["dynamics.parquet", "manifest.json", "model.pt", "repeat1"]
 
     second = tmp_path / "b" / "proxy"
     before = time.time() - 1
     assert store.restore(parts, second) == entry
     assert (second / "dynamics.parquet").read_bytes() == b"dyn" and (second / "model.pt").read_bytes() == b"weights"
     assert not (second / "checkpoint.pt").exists()
+    assert (second / "repeat1" / "snapshot.parquet").read_bytes() == b"repeat"  # a repeat run's subfolder
     assert os.stat(second / "model.pt").st_mtime >= before  # newer than the run's inputs
     assert os.stat(second / "model.pt").st_ino == os.stat(first / "model.pt").st_ino  # a link, no copy
 
@@ -58,4 +60,4 @@ def test_the_store_can_be_switched_off(tmp_path, monkeypatch, data_and_split):
     monkeypatch.setenv(store.ENV, "none")
     data, split = data_and_split
     parts = store.proxy_key(data, split, {}, 0, 0, "cpu")
-    assert store.save(parts, tmp_path, 0) is None and store.restore(parts, tmp_path / "x") is None
+    assert store.save(parts, tmp_path, []) is None and store.restore(parts, tmp_path / "x") is None
