@@ -69,7 +69,8 @@ def omp(e: np.ndarray, h: np.ndarray, budget: int, ridge: float = 1.0,
     bias, weight = mean_gradient(e, h) if target is None else target
     corr = dot_gradient(e, h, bias, weight)  # <g_i, t>
     b = corr.copy()
-    basis = np.zeros((n, budget))  # basis[i, s] = <a_i, q_s>, q_s orthonormal
+    # basis[s, i] = <a_i, q_s>, q_s orthonormal; float32 rows: the pick loop is memory-bound, O(n |S|) per pick
+    basis = np.zeros((budget, n), np.float32)
     proj = np.zeros(budget)  # <q_s, t>
     picked = np.zeros(n, bool)
     picks = np.empty(budget, np.int64)
@@ -79,7 +80,7 @@ def omp(e: np.ndarray, h: np.ndarray, budget: int, ridge: float = 1.0,
     with single_blas_thread():
         _omp_loop(budget, corr, b, basis, proj, picked, picks, gram, e32, h32, ridge)
     # picks = Q R with R[s, t] = <a_{j_t}, q_s>: solve R w = proj
-    r = basis[picks].T[:budget, :budget]
+    r = basis[:, picks].astype(np.float64)
     r = np.triu(r)
     diag = np.diag(r).copy()
     keep = diag > 0
@@ -96,15 +97,15 @@ def _omp_loop(budget, corr, b, basis, proj, picked, picks, gram, e32, h32, ridge
         column = (gram[j] if gram is not None else
                   grad_gram(e32, h32, e32[j:j + 1], h32[j:j + 1])[:, 0]).astype(np.float64)
         column[j] += ridge
-        column -= basis[:, :t] @ basis[j, :t]
+        column -= basis[:t, j] @ basis[:t] if t else 0.0
         norm_sq = column[j]
         if norm_sq <= 1e-12 * (1.0 + abs(b[j])):  # numerically dependent: skip it
             picked[j] = True
             picks[t] = j
             continue
         column /= math.sqrt(norm_sq)
-        basis[:, t] = column
-        proj[t] = (b[j] - basis[j, :t] @ proj[:t]) / column[j]
+        basis[t] = column
+        proj[t] = (b[j] - basis[:t, j].astype(np.float64) @ proj[:t]) / column[j]
         corr -= column * proj[t]
         picked[j] = True
         picks[t] = j
