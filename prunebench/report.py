@@ -623,6 +623,12 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
                     "Set it above 0 to see which methods keep mislabeled samples.")
             html_parts.append(f"<p class='note'>{html.escape(note)}</p>")
             md_parts.append(note + "\n")
+        weighted = sorted(set(subsets.per_subset.loc[subsets.per_subset["weighted"], "method"]))
+        if weighted:
+            note = (f"Weighted subsets: {', '.join(weighted)}; the figures below count samples, "
+                    "their targets trained on sum(w·loss)/sum(w).")
+            html_parts.append(f"<p class='note'>{html.escape(note)}</p>")
+            md_parts.append(note + "\n")
         subset_methods = [m for m in methods if m != FULL]
         add_figure(class_balance_figure(subsets, subset_methods, fraction, palette), "class_balance", "Class balance",
                    f"Left: each class's share of the subsets at {_percent(fraction)} (labels as trained on), mean "

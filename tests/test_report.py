@@ -175,7 +175,8 @@ def test_no_label_noise_means_no_mislabeled_figure_and_a_note(tmp_path):
     pipeline.report(**kwargs)
     assert "mislabeled_share" not in figure_files(kwargs["config"])
     assert not (Path(kwargs["out_dir"]) / "mislabeled_share.png").exists()
-    assert "split.label_noise is 0" in (Path(kwargs["out_dir"]) / "summary.md").read_text()
+    summary = (Path(kwargs["out_dir"]) / "summary.md").read_text()
+    assert "split.label_noise is 0" in summary and "Weighted subsets" not in summary
 
 
 def test_report_on_1500_runs_takes_under_30_seconds(tmp_path):
