@@ -109,13 +109,19 @@ def _budget_orders(name):
     """Greedy methods run only to each class's budget (the library's array functions, not the score step)."""
     def run(signals, p, fraction):
         from prunebench.methods import geometry, gradients, submodular
-        from prunebench.methods.kernels import cosine_similarity, errors, group_rng, groups
+        from prunebench.methods.kernels import cosine_similarity, errors, groups
         from prunebench.methods.selectors import _group_budgets
-        h_all, z_all = signals.snapshot(0, "embedding"), signals.snapshot(0, "logits")
+        h_all = signals.snapshot(0, "embedding")
+        z_all = signals.snapshot(0, "logits") if name not in ("herding", "kcenter") else None
         picks = []
         for g, (rows, k) in enumerate(zip(groups(signals.labels, True), _group_budgets(signals.labels, True, fraction))):
             h = np.asarray(h_all[rows], np.float32)
-            if name == "herding":
+            if name == "glister":
+                query = np.flatnonzero(signals.query_labels == signals.labels[rows[0]])
+                qz, qh = signals.snapshot(0, "logits", role="query"), signals.snapshot(0, "embedding", role="query")
+                order = gradients.glister_order(errors(z_all[rows], signals.labels[rows]), h, qz[query],
+                                                signals.query_labels[query], np.asarray(qh[query], np.float32), k)
+            elif name == "herding":
                 order = geometry.herding_order(h, k)
             elif name == "kcenter":
                 order = geometry.kcenter_order(h, 0, k)
@@ -135,7 +141,7 @@ def _budget_orders(name):
 
 BUDGET_ONLY = {name: _budget_orders(name) for name in
                ("herding", "kcenter", "contextual_diversity", "craig", "facility_location", "graph_cut",
-                "log_determinant")}
+                "log_determinant", "glister")}
 
 
 def main():

@@ -76,7 +76,8 @@ def omp(e: np.ndarray, h: np.ndarray, budget: int, ridge: float = 1.0,
     picks = np.empty(budget, np.int64)
     e32, h32 = np.asarray(e, np.float32), np.asarray(h, np.float32)
     # the group's Gram matrix in one blocked product: a pick then reads its column instead of a matvec
-    gram = grad_gram(e32, h32) if budget > 8 else None
+    # (n^2 (C + d) multiply-adds, at GEMM speed); below a tenth of the group, per-pick columns cost less
+    gram = grad_gram(e32, h32) if budget * 10 > n else None
     with single_blas_thread():
         _omp_loop(budget, corr, b, basis, proj, picked, picks, gram, e32, h32, ridge)
     # picks = Q R with R[s, t] = <a_{j_t}, q_s>: solve R w = proj

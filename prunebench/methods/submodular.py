@@ -10,6 +10,7 @@ sample size depends on the budget.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -41,16 +42,20 @@ class GraphCut:
     """f(S) = lam sum_{i in V, j in S} s_ij - sum_{i, j in S} s_ij;
     gain(x | S) = lam sum_i s_ix - 2 sum_{j in S} s_jx - s_xx (DeepCore drops the constant -s_xx)."""
 
+    exact_for_all = True  # every gain is current after each add(): O(n) per pick
+
     def __init__(self, sim: np.ndarray, lam: float = 1.0):
         self.sim = sim
-        self.base = lam * sim.sum(axis=0, dtype=np.float64) - np.diag(sim).astype(np.float64)
-        self.inner = np.zeros(len(sim))
+        self.values = lam * sim.sum(axis=0, dtype=np.float64) - np.diag(sim).astype(np.float64)
 
     def gains(self, rows: np.ndarray) -> np.ndarray:
-        return self.base[rows] - 2.0 * self.inner[rows]
+        return self.values[rows]
+
+    def all_gains(self) -> np.ndarray:
+        return self.values
 
     def add(self, row: int) -> None:
-        self.inner += self.sim[row]
+        self.values -= 2.0 * self.sim[row]
 
 
 class LogDeterminant:
@@ -74,6 +79,9 @@ class LogDeterminant:
     def gains(self, rows: np.ndarray) -> np.ndarray:
         return np.log(np.maximum(self.residual[rows], 1e-300))
 
+    def all_gains(self) -> np.ndarray:
+        return self.residual  # log is increasing: the argmax is the same
+
     def add(self, row: int) -> None:
         t = self.size
         if t == self.factor.shape[1]:
@@ -88,77 +96,73 @@ class LogDeterminant:
         self.size += 1
 
     def exhausted(self, available: np.ndarray) -> bool:
+        """True when every available row (a boolean mask) is at the ridge floor: all gains are equal."""
         left = self.residual[available]
         return len(left) > 0 and float(left.max()) <= self.ridge * (1.0 + 1e-6)
 
 
 def greedy(objective, n: int, budget: int, how: str = "lazy", rng: np.random.Generator | None = None,
-           epsilon: float = 0.01, batch: int = 16) -> np.ndarray:
+           epsilon: float = 0.01) -> np.ndarray:
     """`budget` rows of 0..n-1 in greedy order, maximising `objective`.
 
     naive: every step evaluates every remaining row (O(budget n) gains).
-    lazy: Minoux's lazy greedy with stale upper bounds, `batch` of the highest re-evaluated at a
-        time; the same picks as naive greedy for a submodular objective (ties aside).
+    lazy: Minoux's lazy greedy with stale upper bounds in a heap; the same picks as naive greedy
+        for a submodular objective (ties aside).
     stochastic: each step evaluates a random sample of ceil(n / budget * ln(1 / epsilon)) remaining
         rows (Mirzasoleiman et al., 2015; DeepCore's default epsilon 0.9 samples about n/(10 budget)).
     Ties go to the lower row. An objective that reports `exhausted` (all gains equal) gets the
     remaining picks in row order.
     """
     with single_blas_thread():
-        return _greedy(objective, n, budget, how, rng, epsilon, batch)
+        return _greedy(objective, n, budget, how, rng, epsilon)
 
 
-def _greedy(objective, n, budget, how, rng, epsilon, batch) -> np.ndarray:
+def _greedy(objective, n, budget, how, rng, epsilon) -> np.ndarray:
     budget = min(budget, n)
     available = np.ones(n, bool)
     picks = np.empty(budget, np.int64)
     exact = getattr(objective, "exact_for_all", False)
     exhausted = getattr(objective, "exhausted", None)
-    sample = max(1, math.ceil(n / max(budget, 1) * math.log(1.0 / epsilon))) if how == "stochastic" else 0
-    bound = None
+    sample = stochastic_sample_size(n, budget, epsilon) if how == "stochastic" else 0
+    heap = None
     if how == "lazy" and not exact:
         bound = np.concatenate([objective.gains(np.arange(s, min(s + CHUNK, n))) for s in range(0, n, CHUNK)]) \
             if n else np.zeros(0)
+        heap = list(zip((-bound).tolist(), range(n)))  # (-bound, row): the highest bound, then the lower row
+        heapq.heapify(heap)
     for t in range(budget):
-        rows = np.flatnonzero(available) if (how != "lazy" or exact or exhausted) else None
-        if exhausted is not None and exhausted(rows):
-            picks[t:] = rows[:budget - t]
+        if exhausted is not None and exhausted(available):
+            picks[t:] = np.flatnonzero(available)[:budget - t]
             break
         if how == "stochastic":
+            rows = np.flatnonzero(available)
             if len(rows) > sample:
                 rows = np.sort(rng.choice(rows, sample, replace=False))
-            best = rows[int(np.argmax(objective.gains(rows)))]
-        elif exact:  # every gain is a cheap O(1) lookup
-            best = rows[int(np.argmax(objective.gains(rows)))]
+            best = int(rows[int(np.argmax(objective.gains(rows)))])
+        elif exact:  # every gain is current: one pass over the live array
+            values = objective.all_gains()
+            best = int(np.argmax(np.where(available, values, -np.inf)))
         elif how == "naive":
+            rows = np.flatnonzero(available)
             values = np.concatenate([objective.gains(rows[s:s + CHUNK]) for s in range(0, len(rows), CHUNK)])
-            best = rows[int(np.argmax(values))]
+            best = int(rows[int(np.argmax(values))])
         else:
-            best = _lazy_step(objective, bound, budget - t, n - t, batch)
+            best = _lazy_step(objective, heap)
         picks[t] = best
         available[best] = False
-        if bound is not None:
-            bound[best] = -np.inf
         objective.add(best)
     return picks
 
 
-def _lazy_step(objective, bound: np.ndarray, steps_left: int, remaining: int, batch: int) -> int:
-    """One lazy-greedy pick: re-evaluate the highest stale bounds until the best fresh gain beats every other bound."""
+def _lazy_step(objective, heap: list) -> int:
+    """One lazy-greedy pick (Minoux): re-evaluate the row with the highest stale bound; accept it when its
+    fresh gain is still at least every other bound, else push it back with the fresh gain."""
     while True:
-        b = min(batch, remaining)
-        if b == remaining:
-            top = np.flatnonzero(np.isfinite(bound))
-            rest = -np.inf
-        else:
-            part = np.argpartition(-bound, b)
-            top, rest = np.sort(part[:b]), bound[part[b]]
-        fresh = objective.gains(top)
-        bound[top] = fresh
-        i = int(np.argmax(fresh))
-        if fresh[i] >= rest:
-            return int(top[i])
-        batch = min(batch * 2, 1024)  # the bounds were stale: look at more at once
+        _, row = heapq.heappop(heap)
+        fresh = float(objective.gains(np.array([row]))[0])
+        if not heap or fresh >= -heap[0][0]:
+            return row
+        heapq.heappush(heap, (-fresh, row))
 
 
 def stochastic_sample_size(n: int, budget: int, epsilon: float) -> int:
