@@ -294,7 +294,7 @@ def _submodular_method(name: str, paper: str, extra_defaults: dict, extra_docs: 
         base_check = extra_check
         extra_check = lambda p: _check_compat(name, p) or (base_check(p) if base_check else [])  # noqa: E731
     function = function or name
-    return Method(name, "gradient" if name == "craig" else "submodular", paper, GRAD_SIGNALS, "highest", True,
+    return Method(name, "gradient", paper, GRAD_SIGNALS, "highest", True,
                   _greedy_score(name, function, per_fraction), defaults=defaults, docs=docs, files=_snapshot_files,
                   check=_check_greedy(name, extra_check), subset=_greedy_subset(name, function, weighted, per_fraction),
                   subset_reads_signals=True)
