@@ -132,13 +132,14 @@ def test_the_factored_gradient_kernels_equal_the_explicit_last_layer_gradients()
     np.testing.assert_allclose(kernels.dot_gradient(e, h, bias, weight), g @ mean, rtol=1e-4, atol=1e-6)
 
 
-def test_knn_finds_the_nearest_other_rows_nearest_first():
+@pytest.mark.parametrize("k", [4, 20])  # k passes of argmin, or a partition
+def test_knn_finds_the_nearest_other_rows_nearest_first(k):
     x = RNG.normal(size=(50, 3)).astype(np.float32)
-    nbrs, dist = kernels.knn(x, 4, block=7)
+    nbrs, dist = kernels.knn(x, k, block=7)
     full = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
     np.fill_diagonal(full, np.inf)
-    assert (nbrs == np.argsort(full, axis=1)[:, :4]).all()
-    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :4], rtol=1e-4, atol=1e-4)
+    assert (nbrs == np.argsort(full, axis=1)[:, :k]).all()
+    np.testing.assert_allclose(dist, np.sort(full, axis=1)[:, :k], rtol=1e-4, atol=1e-4)
 
 
 def test_groups_too_big_for_the_similarity_are_refused_up_front_with_the_size_allowed():

@@ -168,7 +168,15 @@ def knn(x: np.ndarray, k: int, block: int = 1024) -> tuple[np.ndarray, np.ndarra
         part += xx[start:stop, None]
         part += xx[None, :]
         np.maximum(part, 0.0, out=part)
-        part[np.arange(stop - start), np.arange(start, stop)] = np.inf  # not its own neighbour
+        local = np.arange(stop - start)
+        part[local, np.arange(start, stop)] = np.inf  # not its own neighbour
+        if k <= 16:  # k passes of argmin beat a partition of every row several times over
+            for j in range(k):
+                nearest = np.argmin(part, axis=1)
+                nbrs[start:stop, j] = nearest
+                dist[start:stop, j] = np.sqrt(part[local, nearest])
+                part[local, nearest] = np.inf
+            continue
         cand = np.argpartition(part, k - 1, axis=1)[:, :k] if k < n - 1 else \
             np.argsort(part, axis=1)[:, :k]
         d = np.take_along_axis(part, cand, axis=1)
