@@ -194,6 +194,8 @@ class GlisterGain:
         self.z = np.asarray(val_logits, np.float64)
         self.y = np.asarray(val_labels)
         self.val_h = np.asarray(val_h, np.float32)
+        self.val_h64 = self.val_h.astype(np.float64)
+        self.rows = np.arange(len(self.z))
         self.eta, self.update = eta, update
         self.shift = np.zeros_like(self.z)  # sum_{j in S} e_j (1 + <h_j, h_v>), (m, C)
         self.count = 0
@@ -204,12 +206,12 @@ class GlisterGain:
         z = z - z.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
-        p[np.arange(len(p)), self.y] -= 1.0
+        p[self.rows, self.y] -= 1.0
         self.val_e = p.astype(np.float32)
         # the mean validation gradient as one C x (d + 1) vector when that is cheaper per candidate (C d)
         # than a pass over the m validation rows (m (C + d))
-        c, d = self.val_e.shape[1], self.val_h.shape[1]
-        self.val_grad = mean_gradient(self.val_e, self.val_h) if c * d < len(self.val_e) * (c + d) else None
+        c, d, m = p.shape[1], self.val_h.shape[1], len(p)
+        self.val_grad = (p.mean(axis=0), p.T @ self.val_h64 / m) if c * d < m * (c + d) else None
 
     def gains(self, rows: np.ndarray) -> np.ndarray:
         # LL_val(theta - eta g_i) ~ LL_val(theta) + eta <g_i, mean validation gradient of the loss>
@@ -221,7 +223,7 @@ class GlisterGain:
     def add(self, row: int) -> None:
         if not self.update:
             return
-        self.shift += np.outer(1.0 + self.val_h @ self.h[row], self.e[row])
+        self.shift += (1.0 + self.val_h @ self.h[row])[:, None] * self.e[row][None, :]
         self.count += 1
         self._val_errors()
 
