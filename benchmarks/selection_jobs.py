@@ -35,7 +35,7 @@ pipeline.select({scores!r}, {fraction}, {out!r}, {split!r}, {proxy!r})
 
 def timed(code: str) -> float:
     tick = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(done.stderr.strip().splitlines()[-1])
     return time.perf_counter() - tick

@@ -83,7 +83,7 @@ def run_one(args) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tick = time.perf_counter()
     if args.budget_only and args.method in BUDGET_ONLY:
-        rows, weights = BUDGET_ONLY[args.method](signals, params, args.fraction)
+        rows, _ = BUDGET_ONLY[args.method](signals, params, args.fraction)
         score_s = 0.0
     else:
         scored = method.score(signals, params, 0, plan)
@@ -100,7 +100,7 @@ def run_one(args) -> dict:
     seconds = time.perf_counter() - tick
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"method": args.method, "n": args.n, "classes": args.classes, "dim": args.dim, "fraction": args.fraction,
-            "selected": int(len(rows)), "seconds": round(seconds, 2), "score_seconds": round(score_s, 2),
+            "selected": len(rows), "seconds": round(seconds, 2), "score_seconds": round(score_s, 2),
             "peak_gib": round(peak / 2 ** 20, 2), "inputs_gib": round(before / 2 ** 20, 2),
             "budget_only": bool(args.budget_only and args.method in BUDGET_ONLY)}
 
@@ -165,7 +165,7 @@ def main():
                    "--dim", str(args.dim), "--fraction", str(args.fraction)] + (["--budget-only"] if args.budget_only
                                                                                  else [])
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
         except subprocess.TimeoutExpired:
             print(f"{name:22s} timed out after {args.timeout:.0f} s", flush=True)
             continue

@@ -177,7 +177,7 @@ def test_glister_applies_the_one_step_last_layer_update_to_the_validation_gradie
 
 
 def test_glister_with_its_update_differs_from_deepcores_static_top_k():
-    w, b, h, labels, logits, val_h, val_labels, val_logits = glister_problem(1, n=200, m=100)
+    _, _, h, labels, logits, val_h, val_labels, val_logits = glister_problem(1, n=200, m=100)
     e = kernels.errors(logits, labels)
     updated = gradients.glister_order(e, h, val_logits, val_labels, val_h, budget=40, how="naive", eta=1.0)
     static = gradients.glister_order(e, h, val_logits, val_labels, val_h, budget=40, eta=1.0, update=False)

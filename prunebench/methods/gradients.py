@@ -10,7 +10,14 @@ import math
 
 import numpy as np
 
-from .kernels import dot_gradient, grad_distances, grad_gram, grad_sq_norms, mean_gradient, single_blas_thread
+from .kernels import (
+    dot_gradient,
+    grad_distances,
+    grad_gram,
+    grad_sq_norms,
+    mean_gradient,
+    single_blas_thread,
+)
 from .submodular import FacilityLocation, greedy
 
 

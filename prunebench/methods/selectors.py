@@ -11,10 +11,31 @@ from __future__ import annotations
 import numpy as np
 
 from ..budgets import class_budgets, total_budget
-from . import (COMPAT_DOC, EPOCH_DOC, Method, ProxyPlan, _check_compat, _check_epoch, _int_in, _number_in, _one_of,
-               _snapshot_epoch, _snapshots)
-from . import geometry, gradients, submodular
-from .kernels import check_group_size, cosine_similarity, errors, group_rng, groups, order_scores
+from . import (
+    COMPAT_DOC,
+    EPOCH_DOC,
+    Method,
+    ProxyPlan,
+    _check_compat,
+    _check_epoch,
+    _int_in,
+    _number_in,
+    _one_of,
+    _snapshot_epoch,
+    _snapshots,
+    geometry,
+    gradients,
+    submodular,
+)
+from .kernels import (
+    check_group_size,
+    cosine_similarity,
+    errors,
+    group_rng,
+    groups,
+    mean_gradient,
+    order_scores,
+)
 
 MAX_CLASS = 16_384  # an n x n float32 similarity of 1 GiB
 SIZE_DOC = "largest selection group (a class, or the pool when not balanced) the n x n similarity may take"
@@ -200,7 +221,8 @@ def _check_greedy(name: str, extra=None):
     return check
 
 
-def _gradmatch_target(signals, p, epoch, rows_g, labels, logits, h, label_value):
+def _gradmatch_target(signals, p, epoch, label_value):
+    """None (the group's own mean gradient) or the mean gradient of the class's query rows."""
     if p["target"] != "query":
         return None
     query = np.flatnonzero(signals.query_labels == label_value) if p["balanced"] else \
@@ -208,7 +230,6 @@ def _gradmatch_target(signals, p, epoch, rows_g, labels, logits, h, label_value)
     if len(query) == 0:
         raise ValueError(f"gradmatch: class {label_value} has no query rows for target='query'")
     q_logits, q_h = signals.snapshot(epoch, "logits", role="query"), signals.snapshot(epoch, "embedding", role="query")
-    from .kernels import mean_gradient
     return mean_gradient(errors(q_logits[query], signals.query_labels[query]), np.asarray(q_h[query], np.float32))
 
 
@@ -219,8 +240,8 @@ def _gradmatch(s, p, seed, plan):
     scores = np.zeros(len(s.labels))
     for rows in groups(s.labels, p["balanced"]):
         e, hg = _grad_factors(s, epoch, rows, s.labels, logits, h)
-        target = _gradmatch_target(s, p, epoch, rows, s.labels, logits, h, s.labels[rows[0]])
-        bias, weight = gradients.mean_gradient(e, hg) if target is None else target
+        target = _gradmatch_target(s, p, epoch, s.labels[rows[0]])
+        bias, weight = mean_gradient(e, hg) if target is None else target
         scores[rows] = gradients.dot_gradient(e, hg, bias, weight)  # OMP's first-pick criterion
     return _with_epoch(scores, p, plan)
 
@@ -232,7 +253,7 @@ def _gradmatch_subset(scored, fraction, p, rng, signals):
     picks, weights = [], []
     for rows_g, k in zip(groups(labels, p["balanced"]), _group_budgets(labels, p["balanced"], fraction)):
         e, hg = _grad_factors(signals, epoch, rows_g, labels, logits, h)
-        target = _gradmatch_target(signals, p, epoch, rows_g, labels, logits, h, labels[rows_g[0]])
+        target = _gradmatch_target(signals, p, epoch, labels[rows_g[0]])
         chosen, w = gradients.gradmatch_subset(e, hg, k, rng, p["ridge"], target)
         picks.append(rows_g[chosen])
         weights.append(w)
@@ -292,7 +313,7 @@ def _submodular_method(name: str, paper: str, extra_defaults: dict, extra_docs: 
         defaults["compat"] = None
         docs["compat"] = compat_doc
         base_check = extra_check
-        extra_check = lambda p: _check_compat(name, p) or (base_check(p) if base_check else [])  # noqa: E731
+        extra_check = lambda p: _check_compat(name, p) or (base_check(p) if base_check else [])
     function = function or name
     return Method(name, "gradient", paper, GRAD_SIGNALS, "highest", True,
                   _greedy_score(name, function, per_fraction), defaults=defaults, docs=docs, files=_snapshot_files,
