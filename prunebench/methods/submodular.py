@@ -73,7 +73,8 @@ class LogDeterminant:
         self.sim, self.ridge = sim, ridge
         n = len(sim)
         self.residual = np.diag(sim).astype(np.float64) + ridge
-        self.factor = np.zeros((n, min(capacity or n, n)), np.float64)
+        # factor[s, i]: row i's coordinate on the s-th Cholesky direction; rows of it are contiguous
+        self.factor = np.zeros((min(capacity or n, n), n), np.float64)
         self.size = 0
 
     def gains(self, rows: np.ndarray) -> np.ndarray:
@@ -84,13 +85,14 @@ class LogDeterminant:
 
     def add(self, row: int) -> None:
         t = self.size
-        if t == self.factor.shape[1]:
-            self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)], axis=1)
+        if t == len(self.factor):
+            self.factor = np.concatenate([self.factor, np.zeros_like(self.factor)], axis=0)
         column = self.sim[row].astype(np.float64)
         column[row] += self.ridge
-        column -= self.factor[:, :t] @ self.factor[row, :t]
+        if t:
+            column -= self.factor[:t, row] @ self.factor[:t]
         column /= math.sqrt(max(self.residual[row], 1e-300))
-        self.factor[:, t] = column
+        self.factor[t] = column
         self.residual -= column * column
         self.residual[row] = 0.0
         self.size += 1
