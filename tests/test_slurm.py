@@ -247,29 +247,34 @@ def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
 
 
 def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, store, local_results):
-    # CLD's scores cannot be written (a file where their folder should be); Forgetting's branch is redone meanwhile
-    shutil.rmtree(clone / OUT / "scores/cld")
-    (clone / OUT / "scores/cld").write_text("in the way\n")
-    shutil.rmtree(clone / OUT / "scores/forgetting")
+    # CLD's scores are damaged (same times, so only the fraction whose subset is redone reads them),
+    # and CLD's and Forgetting's 0.5 subsets and target runs are to be redone
+    scores = clone / OUT / "scores/cld/seed0.parquet"
+    good, times = scores.read_bytes(), (scores.stat().st_atime, scores.stat().st_mtime)
+    scores.write_bytes(b"PAR1 damaged")
+    os.utime(scores, times)
+    for method in ("cld", "forgetting"):
+        (clone / OUT / f"targets/small_cnn/{method}/0.5/seed0.json").unlink()
+        (clone / OUT / f"subsets/{method}/0.5/seed0.parquet").unlink()
     done = run_story(clone, store, "run everything on SLURM", "--keep-going", "--retries", "0")
     assert done.returncode != 0
-    error = done.output.split("Error in rule score:")[1][:3000]
-    assert f"output: {OUT}/scores/cld/seed0.parquet" in error  # the rule and its wildcards (method=cld, seed=0)
-    assert f"log: {OUT}/logs/score/cld/seed0.log" in error
-    assert ".snakemake/slurm_logs/rule_score/cld_0/" in error  # and the SLURM job's own log
-    assert "wildcards: method=cld, seed=0" in done.output
+    error = done.output.split("Error in rule select:")[1][:3000]
+    assert f"output: {OUT}/subsets/cld/0.5/seed0.parquet" in error  # the rule and its wildcards
+    assert f"log: {OUT}/logs/select/cld/0.5/seed0.log" in error
+    assert "wildcards: method=cld, fraction=0.5, seed=0" in done.output
+    assert ".snakemake/slurm_logs/rule_select/" in done.output  # the SLURM job's own log
+    assert "seed0.parquet" in (clone / OUT / "logs/select/cld/0.5/seed0.log").read_text()  # one line: what is wrong
     jobs = slurm_jobs(done.output)
-    assert [j["State"] for j in jobs if j["Comment"] == "rule_score_wildcards_cld_0"] == ["FAILED"]
-    # --keep-going: Forgetting's scores, subsets and target runs were redone all the same
-    assert "rule_score_wildcards_forgetting_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
-    assert (clone / OUT / "targets/small_cnn/forgetting/0.5/seed0.json").stat().st_mtime > \
-        (clone / OUT / "scores/forgetting/seed0.parquet").stat().st_mtime
+    assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_cld_0.5_0"] == ["FAILED"]
+    # --keep-going: Forgetting's subset and target run were redone all the same
+    assert "rule_select_wildcards_forgetting_0.5_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
+    assert (clone / OUT / "targets/small_cnn/forgetting/0.5/seed0.json").exists()
 
-    (clone / OUT / "scores/cld").unlink()  # fixed; the same command resumes with only what is missing
+    scores.write_bytes(good)  # fixed; the same command resumes with only what is missing
+    os.utime(scores, times)
     again = run_story(clone, store, "run everything on SLURM")
     assert again.returncode == 0, again.output[-6000:]
-    assert job_stats(again.output) == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1,
-                                       "all": 1}
+    assert job_stats(again.output) == {"select": 1, "train_target": 1, "aggregate": 1, "report": 1, "all": 1}
     assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
 
 
