@@ -38,7 +38,8 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     model = build_model(arch, shape[3], data.num_classes, shape[1], stream_seed(seed, f"target/{arch}")).to(device)
     trainer = Trainer(model, settings, len(train), stream_seed(seed, f"target/{arch}"))
     weighted = not np.allclose(weights, 1.0)
-    w = torch.as_tensor(weights, dtype=torch.float32, device=device) if weighted else None
+    # a copy: weights read from Parquet are a read-only view torch cannot wrap
+    w = torch.tensor(np.asarray(weights), dtype=torch.float32, device=device) if weighted else None
 
     epochs = settings.num_epochs(len(train))
     # a fixed-step budget on a tiny subset means thousands of epochs: test at most MAX_EVALS times
