@@ -118,12 +118,12 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     method = get_method(meta["method"])
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     index, labels = columns["index"], columns["label"]
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     weights = None
     if method.subset is None:
         rows = select_rows(columns["score"], labels, index, fraction, meta["keep"], meta["balanced"])
     else:
-        if not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         signals = Signals(_read_split(split_path), proxy_dir) if split_path else None
         rows, weights = method.subset(columns, fraction, meta["params"], selection_rng(meta["seed"], method.name,
                                                                                        fraction), signals)

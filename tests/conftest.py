@@ -35,3 +35,45 @@ def smoke_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def smoke_results(smoke_run) -> Path:
     return smoke_run / "results" / "fashion_mnist"
+
+
+def kill_after_checkpoint(module: str, call: str, checkpoint: Path, epoch: int = 2) -> int:
+    """Run `module.call` (a test helper writing `checkpoint`) in a child, SIGKILL it once the
+    checkpoint holds `epoch`, and return the epoch the checkpoint was left at."""
+    import textwrap
+    import time
+
+    import torch
+
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from {module} import {call.split('(')[0]}
+        {call}
+        """)])
+
+    def saved_epoch() -> int:
+        try:
+            return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
+        except (EOFError, RuntimeError, FileNotFoundError):  # replaced while reading
+            return 0
+
+    deadline = time.time() + 120
+    while saved_epoch() < epoch and time.time() < deadline and child.poll() is None:
+        time.sleep(0.01)
+    child.kill()  # SIGKILL: no chance to clean up
+    child.wait()
+    return saved_epoch()
+
+
+def synthetic_proxy_run(folder: Path, proxy: dict, options: dict, query_fraction: float = 0.1,
+                        label_noise: float = 0.0, repeats: int = 1) -> Path:
+    """A real proxy run (main run and `repeats - 1` repeats) on synthetic images, in `folder`."""
+    from prunebench import pipeline
+
+    dataset = {"name": "synthetic", "root": None, "download_root": "data", "options": options}
+    pipeline.prepare_data(dataset, folder / "data")
+    pipeline.make_split(folder / "data", {"query_fraction": query_fraction, "label_noise": label_noise,
+                                          "max_samples": None}, 0, folder / "split.parquet")
+    for repeat in range(repeats):
+        pipeline.train_proxy(folder / "data", folder / "split.parquet", proxy, 0, "cpu", folder / "proxy", repeat)
+    return folder

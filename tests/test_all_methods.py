@@ -14,6 +14,8 @@ from prunebench.budgets import class_budgets, total_budget
 from prunebench.io import read_table, table_metadata
 from prunebench.methods import REGISTRY, ProxyPlan
 
+from conftest import synthetic_proxy_run
+
 PROXY = {"arch": "small_cnn", "epochs": 4, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
          "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
          "snapshot_epochs": [2], "log_in_training": True, "log_kl_shift": True, "repeats": 2}
@@ -26,15 +28,8 @@ FRACTIONS = (0.02, 0.1, 0.25, 0.5, 1.0)
 
 @pytest.fixture(scope="module")
 def proxy_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("methods")
-    dataset = {"name": "synthetic", "root": None, "download_root": "data",
-               "options": {"num_classes": 3, "train_per_class": 70, "test_per_class": 5, "image_size": 14}}
-    pipeline.prepare_data(dataset, folder / "data")
-    pipeline.make_split(folder / "data", {"query_fraction": 0.1, "label_noise": 0.1, "max_samples": None}, 0,
-                        folder / "split.parquet")
-    for repeat in (0, 1):
-        pipeline.train_proxy(folder / "data", folder / "split.parquet", PROXY, 0, "cpu", folder / "proxy", repeat)
-    return folder
+    return synthetic_proxy_run(tmp_path_factory.mktemp("methods"), PROXY, {"num_classes": 3, "train_per_class": 70,
+                               "test_per_class": 5, "image_size": 14}, label_noise=0.1, repeats=2)
 
 
 def score_and_select(folder, name, fraction, tag=""):

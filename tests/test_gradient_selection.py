@@ -11,6 +11,8 @@ from prunebench.budgets import class_budgets
 from prunebench.io import read_table, table_metadata
 from prunebench.methods import REGISTRY, ProxyPlan, gradients, kernels, submodular
 
+from conftest import synthetic_proxy_run
+
 RNG = np.random.default_rng(11)
 
 
@@ -196,14 +198,8 @@ PLAN = ProxyPlan(epochs=2)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weighted")
-    dataset = {"name": "synthetic", "root": None, "download_root": "data",
-               "options": {"num_classes": 3, "train_per_class": 40, "test_per_class": 5, "image_size": 12}}
-    pipeline.prepare_data(dataset, folder / "data")
-    pipeline.make_split(folder / "data", {"query_fraction": 0.2, "label_noise": 0.0, "max_samples": None}, 0,
-                        folder / "split.parquet")
-    pipeline.train_proxy(folder / "data", folder / "split.parquet", PROXY, 0, "cpu", folder / "proxy")
-    return folder
+    return synthetic_proxy_run(tmp_path_factory.mktemp("weighted"), PROXY, {"num_classes": 3, "train_per_class": 40,
+                               "test_per_class": 5, "image_size": 12}, query_fraction=0.2)
 
 
 def select(folder, name, fraction, overrides=None, tag=""):

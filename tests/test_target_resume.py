@@ -1,10 +1,5 @@
 """Target training resumes from its epoch checkpoint after a kill, bit-exactly."""
 
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -12,6 +7,8 @@ import torch
 from prunebench.datasets import make_synthetic
 from prunebench.settings import TrainSettings
 from prunebench.target import train_target
+
+from conftest import kill_after_checkpoint
 
 EPOCHS = 8
 
@@ -33,24 +30,7 @@ def _same(a: dict, b: dict):
 
 def test_a_killed_target_training_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
     checkpoint = tmp_path / "seed0.json.checkpoint.pt"
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_target_resume import _run_target
-        _run_target({str(checkpoint)!r})
-        """)])
-
-    def saved_epoch():
-        try:
-            return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
-        except (EOFError, RuntimeError, FileNotFoundError):  # replaced while reading
-            return 0
-
-    deadline = time.time() + 120
-    while saved_epoch() < 2 and time.time() < deadline and child.poll() is None:
-        time.sleep(0.01)
-    child.kill()  # SIGKILL: no chance to clean up
-    child.wait()
-    saved = saved_epoch()
+    saved = kill_after_checkpoint("test_target_resume", f"_run_target({str(checkpoint)!r})", checkpoint)
     assert 2 <= saved < EPOCHS, "the child should be killed mid-run"
 
     resumed = _run_target(checkpoint)

@@ -1,9 +1,5 @@
 """The trainer: logged signals, budgets, weights, augmentation, and resuming a killed proxy run."""
 
-import subprocess
-import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +11,8 @@ from prunebench.models import build_model
 from prunebench.proxy import train_proxy
 from prunebench.settings import TrainSettings
 from prunebench.training import DeviceData, Trainer, augment_batch, per_sample_signals, resolve_device
+
+from conftest import kill_after_checkpoint
 
 
 def test_per_sample_signals_match_their_definitions():
@@ -152,20 +150,7 @@ def test_proxy_logs_every_signal_for_every_sample_and_epoch():
 
 def test_a_killed_proxy_resumes_from_its_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
-        import sys; sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
-        from test_training import _run_proxy
-        _run_proxy({str(checkpoint)!r})
-        """)])
-    def saved_epoch():
-        return torch.load(checkpoint, weights_only=True)["epoch"] if checkpoint.exists() else 0
-
-    deadline = time.time() + 120
-    while saved_epoch() < 2 and time.time() < deadline and child.poll() is None:
-        time.sleep(0.01)
-    child.kill()  # SIGKILL: no chance to clean up
-    child.wait()
-    saved = saved_epoch()
+    saved = kill_after_checkpoint("test_training", f"_run_proxy({str(checkpoint)!r})", checkpoint)
     assert 2 <= saved < 6, "the child should be killed mid-run, after the epoch-2 snapshot"
 
     resumed = _run_proxy(checkpoint)

@@ -273,6 +273,11 @@ def _check_ccs(params, plan):
     return [f"ccs: score={params['score']}: {line}" for line in base.problems(base_params, plan)]
 
 
+def _ccs_files(params, plan):
+    base, base_params = _ccs_base(params)
+    return base.proxy_files(base_params, plan)
+
+
 def _ccs_score(s, p, seed, plan):
     base, base_params = _ccs_base(p)
     scored = base.score(s, base_params, seed, plan)
@@ -415,7 +420,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in [
            "lowest", False, _ccs_score, defaults={"score": "aum", "score_params": {}, "cutoff": 0.1, "strata": 50},
            docs={"score": "difficulty score: " + ", ".join(CCS_BASES), "score_params": "that score's parameters",
                  **CCS_DOCS},
-           files=lambda p, plan: _ccs_base(p)[0].proxy_files(_ccs_base(p)[1], plan), check=_check_ccs,
+           files=_ccs_files, check=_check_ccs,
            subset=_ccs_subset),
     # uncertainty
     Method("least_confidence", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.probs",), "highest", True,

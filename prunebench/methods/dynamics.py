@@ -73,8 +73,7 @@ BLOCK = 65536  # rows per block: float64 temporaries stay near 100 MB each for 9
 
 def _by_blocks(score, x: np.ndarray, block: int = BLOCK) -> np.ndarray:
     """Apply a row-wise score to `x` in row blocks, bounding temporary memory for ImageNet-size logs."""
-    return np.concatenate([score(x[start:start + block]) for start in range(0, len(x), block)]) if len(x) else \
-        np.zeros(0)
+    return np.concatenate([np.zeros(0), *(score(x[start:start + block]) for start in range(0, len(x), block))])
 
 
 def _window_stats(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
