@@ -152,7 +152,8 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     settings = train_settings(target, meta["augment"])
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,
-                        seed, resolve_device(device), checkpoint=f"{out}.checkpoint.pt")
+                        seed, resolve_device(device), checkpoint=f"{out}.checkpoint.pt",
+                        eval_every=target.get("eval_every"))
     record = {"dataset": meta["name"], "arch": arch, "method": info["method"], "fraction": info["fraction"],
               "seed": seed, "k": info["k"], "budget": settings.budget, "proxy_arch": proxy_arch, **result}
     write_json(record, out)

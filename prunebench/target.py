@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 
@@ -18,18 +17,19 @@ from .training import DeviceData, Trainer, predict, stream_seed
 
 log = logging.getLogger(__name__)
 
-MAX_EVALS = 50  # test-set evaluations per run (every epoch when there are at most this many)
-
 
 def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                  arch: str, settings: TrainSettings, seed: int, device: torch.device,
-                 checkpoint: str | os.PathLike | None = None) -> dict:
+                 checkpoint: str | os.PathLike | None = None, eval_every: int | None = None) -> dict:
     """Train `arch` from scratch on the samples `index` (with their training `labels`).
 
-    Weights other than all-ones train on sum(w * loss) / sum(w). Returns final-epoch
-    and best-epoch test accuracy, per-class accuracy, steps and wall seconds (of all
-    attempts). With `checkpoint`, the state after every epoch is saved there, and a
-    matching checkpoint is resumed from (`resumed_from` says after which epoch).
+    Weights other than all-ones train on sum(w * loss) / sum(w). The test set is
+    evaluated once, after the last epoch, unless `eval_every` adds evaluations
+    every that many epochs; then the best of them is kept too (`test_accuracy_best`,
+    `best_epoch`: an epoch chosen on the test set, so an optimistic number; None with
+    one evaluation). Returns those, per-class accuracy, test loss, steps and wall
+    seconds (of all attempts). With `checkpoint`, the state after every epoch is saved
+    there, and a matching checkpoint is resumed from (`resumed_from` says after which epoch).
     """
     tick = time.perf_counter()
     train = DeviceData(data.train_images[index], labels, mean, std, device)
@@ -42,10 +42,9 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     w = torch.tensor(np.asarray(weights), dtype=torch.float32, device=device) if weighted else None
 
     epochs = settings.num_epochs(len(train))
-    # a fixed-step budget on a tiny subset means thousands of epochs: test at most MAX_EVALS times
-    every = math.ceil(epochs / MAX_EVALS)
+    every = eval_every or epochs
     history = {}
-    fingerprint = ckpt.fingerprint("target", arch, settings.as_dict(), seed, list(mean), list(std),
+    fingerprint = ckpt.fingerprint("target", arch, settings.as_dict(), every, seed, list(mean), list(std),
                                    ckpt.content_digest(index, labels, weights, train.images.cpu().numpy()))
     start, earlier_seconds = 0, 0.0
     state = ckpt.load(checkpoint, fingerprint, device)
@@ -72,11 +71,12 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
     truth = data.test_labels
     per_class = [float((predicted[truth == c] == c).mean()) for c in range(data.num_classes)]
     test_loss = torch.nn.functional.cross_entropy(logits, test.labels).item()
-    best = max(history, key=lambda e: (history[e], -e))
+    best = max(history, key=lambda e: (history[e], -e)) if len(history) > 1 else None
     return {
         "test_accuracy": history[epochs],
-        "test_accuracy_best": history[best],
+        "test_accuracy_best": history[best] if best else None,
         "best_epoch": best,
+        "test_history": [[e, history[e]] for e in sorted(history)],
         "test_loss": test_loss,
         "per_class_accuracy": per_class,
         "epochs": epochs,

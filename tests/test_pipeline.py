@@ -35,7 +35,8 @@ def test_results_table_has_one_row_per_target_run(smoke_results):
     assert len(frame) == expected * len(cfg["seeds"])
     assert set(frame["method"]) == set(cfg["methods"])
     assert frame["test_accuracy"].between(0, 1).all()
-    assert frame["best_epoch"].between(1, 3).all() and frame["epochs"].eq(3).all()
+    assert frame["epochs"].eq(3).all()
+    assert frame["best_epoch"].isna().all()  # the test set is evaluated once: no epoch is chosen on it
     assert frame["per_class_accuracy"].map(len).eq(10).all()
     full = frame.loc[frame["method"] == "full"].iloc[0]
     assert full["fraction"] == 1 and full["k"] == 2700  # 3,000-sample slice less the 10% query set

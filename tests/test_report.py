@@ -190,3 +190,18 @@ def test_report_on_1500_runs_takes_under_30_seconds(tmp_path):
     seconds = time.perf_counter() - tick
     assert seconds < 30, f"{seconds:.1f}s for {rows} rows"
 
+
+
+def test_best_epoch_accuracy_appears_only_when_kept_and_says_it_was_chosen_on_the_test_set(tmp_path):
+    from prunebench.results import write_results
+
+    kwargs = fake_workflow(tmp_path, methods=["random", "cld"], fractions=[0.1], seeds=[0], archs=("small_cnn",),
+                           pool=1000)
+    title = "Best-epoch test accuracy (%), epoch chosen on the test set"
+    pipeline.report(**kwargs)  # the fake runs kept a best epoch (target.eval_every)
+    assert title in (Path(kwargs["out_dir"]) / "summary.md").read_text()
+    frame = pd.read_parquet(kwargs["results_path"]).assign(test_accuracy_best=None, best_epoch=None)
+    write_results(frame, kwargs["results_path"], Path(kwargs["results_path"]).with_suffix(".csv"))
+    pipeline.report(**kwargs)  # the default: one evaluation, after the last epoch
+    summary = (Path(kwargs["out_dir"]) / "summary.md").read_text()
+    assert title not in summary and "Final-epoch test accuracy (%)" in summary

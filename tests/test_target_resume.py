@@ -13,14 +13,14 @@ from conftest import kill_after_checkpoint
 EPOCHS = 8
 
 
-def _run_target(checkpoint=None, epochs=EPOCHS, augment=True):
+def _run_target(checkpoint=None, epochs=EPOCHS, augment=True, eval_every=None):
     torch.set_num_threads(1)
     data = make_synthetic(num_classes=4, train_per_class=400, test_per_class=50, seed=1)
     index = np.arange(0, len(data.train_labels), 2)
     weights = np.where(index % 3 == 0, 2.0, 1.0)  # weighted, so the weights are part of what resumes
     return train_target(data, (0.5,), (0.4,), index, data.train_labels[index], weights, "small_cnn",
                         TrainSettings(epochs=epochs, batch_size=32, augment=augment), seed=5,
-                        device=torch.device("cpu"), checkpoint=checkpoint)
+                        device=torch.device("cpu"), checkpoint=checkpoint, eval_every=eval_every)
 
 
 def _same(a: dict, b: dict):
@@ -53,3 +53,15 @@ def test_a_target_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"
     _run_target(checkpoint, epochs=2, augment=False)
     assert _run_target(checkpoint, epochs=3, augment=False)["resumed_from"] == 0
+
+
+def test_the_test_set_is_evaluated_once_unless_asked_and_extra_evaluations_change_nothing_else():
+    once = _run_target(epochs=4, augment=False)
+    assert once["test_history"] == [[4, once["test_accuracy"]]]
+    assert once["test_accuracy_best"] is None and once["best_epoch"] is None  # no epoch chosen on the test set
+    curve = _run_target(epochs=4, augment=False, eval_every=3)
+    assert [epoch for epoch, _ in curve["test_history"]] == [3, 4]  # every 3 epochs, and the last
+    assert curve["test_accuracy_best"] == max(acc for _, acc in curve["test_history"])
+    assert curve["best_epoch"] in (3, 4)
+    drop = ("test_history", "test_accuracy_best", "best_epoch", "wall_seconds")
+    assert {k: v for k, v in curve.items() if k not in drop} == {k: v for k, v in once.items() if k not in drop}
