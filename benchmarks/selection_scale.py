@@ -47,7 +47,7 @@ class FakeSignals:
         self.query_labels = np.sort(np.arange(nq) % classes)
         self._arrays = {}
 
-    def snapshot(self, epoch, name="probs", repeat=0, role="pool"):
+    def snapshot(self, epoch, name, repeat=0, role="pool"):
         key = (role, name)
         if key not in self._arrays:
             labels = self.labels if role == "pool" else self.query_labels

@@ -37,7 +37,7 @@ class ProxyRun:
     train: dict[str, np.ndarray]  # in-training pass (augmented view, train-mode BN), pool only
     eval_pool: dict[str, np.ndarray]  # post-epoch eval-mode pass on clean images
     eval_query: dict[str, np.ndarray]
-    snapshots: dict[int, dict[str, np.ndarray]]  # epoch -> probs / logits / embedding for pool then query rows
+    snapshots: dict[int, dict[str, np.ndarray]]  # epoch -> logits / embedding for pool then query rows
     models: dict[int, dict[str, torch.Tensor]]  # epoch -> model weights, at the snapshot epochs
     resumed_from: int = 0  # epochs restored from a checkpoint
     seconds: dict[str, float] = field(default_factory=dict)
@@ -131,7 +131,8 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
                         buffers[name][epoch] = values
             if keep_snapshot:  # pool rows, then query rows
                 logits = torch.cat([z for z, _ in outputs])
-                snapshots[epoch + 1] = {"probs": torch.softmax(logits, 1).half().cpu(), "logits": logits.half().cpu(),
+                # logits only: float16 probabilities of confident samples round to exactly 1 and tie
+                snapshots[epoch + 1] = {"logits": logits.half().cpu(),
                                         "embedding": torch.cat([h for _, h in outputs]).half().cpu()}
                 models[epoch + 1] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             accuracy = (outputs[0][0].argmax(1) == pool.labels).float().mean().item()

@@ -32,7 +32,7 @@ def _in_repeat(name: str, repeat: int) -> str:
 
 
 def snapshot_file(epoch: int, repeat: int = 0) -> str:
-    """Eval-mode probabilities, logits and embeddings of pool and query at `epoch` (1-based)."""
+    """Eval-mode logits and embeddings of pool and query at `epoch` (1-based)."""
     return _in_repeat(f"snapshot_epoch{epoch}.parquet", repeat)
 
 
@@ -79,8 +79,9 @@ class Signals:
         """Post-epoch eval-mode signal `name` for the pool or the query set, (N, T)."""
         return self._read(EVAL_FILE, name, role)
 
-    def snapshot(self, epoch: int, name: str = "probs", repeat: int = 0, role: str = "pool") -> np.ndarray:
-        """Eval-mode `probs`, `logits` or `embedding` at `epoch` of proxy run `repeat` (float16)."""
+    def snapshot(self, epoch: int, name: str, repeat: int = 0, role: str = "pool") -> np.ndarray:
+        """Eval-mode `logits` or `embedding` at `epoch` of proxy run `repeat` (float16; probabilities come
+        from the logits through methods.probabilities)."""
         return self._read(snapshot_file(epoch, repeat), name, role)
 
     def model_path(self, epoch: int, repeat: int = 0) -> Path:

@@ -76,8 +76,8 @@ def test_the_kl_shift_signal_is_logged_from_the_second_epoch(proxy_run):
 
 
 def test_repeats_are_independent_runs_that_stop_at_the_snapshot(proxy_run):
-    main = read_table(proxy_run / "proxy" / "snapshot_epoch2.parquet").column("probs").to_pylist()
-    repeat = read_table(proxy_run / "proxy" / "repeat1" / "snapshot_epoch2.parquet").column("probs").to_pylist()
+    main = read_table(proxy_run / "proxy" / "snapshot_epoch2.parquet").column("logits").to_pylist()
+    repeat = read_table(proxy_run / "proxy" / "repeat1" / "snapshot_epoch2.parquet").column("logits").to_pylist()
     assert main != repeat
     assert sorted(p.name for p in (proxy_run / "proxy" / "repeat1").iterdir()) == [
         "model_epoch2.pt", "snapshot_epoch2.parquet"]

@@ -8,6 +8,11 @@ from prunebench.methods import dynamics, uncertainty
 RNG = np.random.default_rng(1)
 
 
+def softmax(z):
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def learning_curves(n=300, epochs=12, seed=0):
     """p_y per epoch: easy samples learned at once, hard ones learned late and noisily, mislabeled never.
 
@@ -36,9 +41,9 @@ def test_forgetting_deepcore_switch_ranks_never_learned_samples_last_instead_of_
 
 def test_el2n_averages_the_error_norm_over_independent_runs():
     labels = RNG.integers(0, 4, 50)
-    runs = [RNG.dirichlet(np.ones(4), 50) for _ in range(3)]
+    runs = [np.log(RNG.dirichlet(np.ones(4), 50)) for _ in range(3)]  # logits
     before = [r.copy() for r in runs]
-    expected = np.mean([np.linalg.norm(r - np.eye(4)[labels], axis=1) for r in runs], axis=0)
+    expected = np.mean([np.linalg.norm(softmax(r) - np.eye(4)[labels], axis=1) for r in runs], axis=0)
     np.testing.assert_allclose(dynamics.el2n_scores(runs, labels), expected)
     assert all(np.array_equal(a, b) for a, b in zip(runs, before))  # inputs untouched
 
@@ -46,10 +51,10 @@ def test_el2n_averages_the_error_norm_over_independent_runs():
 def test_grand_last_layer_equals_the_norm_of_the_materialised_gradient():
     n, c, d = 40, 5, 7
     labels = RNG.integers(0, c, n)
-    runs = [(RNG.dirichlet(np.ones(c), n), RNG.standard_normal((n, d))) for _ in range(2)]
+    runs = [(RNG.standard_normal((n, c)), RNG.standard_normal((n, d))) for _ in range(2)]
     expected = []
-    for probs, h in runs:
-        e = probs - np.eye(c)[labels]
+    for logits, h in runs:
+        e = softmax(logits) - np.eye(c)[labels]
         full = np.concatenate([e, (e[:, :, None] * h[:, None, :]).reshape(n, -1)], axis=1)  # [bias, weight] grads
         expected.append(np.linalg.norm(full, axis=1))
     scores = dynamics.grand_last_layer_scores([p for p, _ in runs], [h for _, h in runs], labels)
@@ -107,17 +112,16 @@ def test_block_processing_does_not_change_any_window_score():
 
 
 def test_uncertainty_scores_order_confident_after_uncertain():
-    probs = np.array([[0.98, 0.01, 0.01], [0.6, 0.3, 0.1], [0.4, 0.35, 0.25]])
-    assert np.argsort(-uncertainty.least_confidence_scores(probs)).tolist() == [2, 1, 0]
-    assert np.argsort(-uncertainty.entropy_scores(probs)).tolist() == [2, 1, 0]
-    np.testing.assert_allclose(uncertainty.margin_scores(probs), [0.97, 0.3, 0.05])  # keep the lowest
+    logits = np.log([[0.98, 0.01, 0.01], [0.6, 0.3, 0.1], [0.4, 0.35, 0.25]])
+    assert np.argsort(-uncertainty.least_confidence_scores(logits)).tolist() == [2, 1, 0]
+    assert np.argsort(-uncertainty.entropy_scores(logits)).tolist() == [2, 1, 0]
+    np.testing.assert_allclose(uncertainty.margin_scores(logits), [0.97, 0.3, 0.05])  # keep the lowest
 
 
 def test_least_confidence_deepcore_switch_ranks_by_the_max_logit():
     # sample 0 has the larger max logit but is the less confident once softmax sees its runner-up
     logits = np.array([[5.0, 4.9, 0.0], [3.0, 0.0, 0.0]])
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    paper = uncertainty.least_confidence_scores(probs)
+    paper = uncertainty.least_confidence_scores(logits)
     deepcore = uncertainty.max_logit_uncertainty(logits)
     assert paper.argmax() == 0 and deepcore.argmax() == 1
 

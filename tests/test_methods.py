@@ -96,16 +96,16 @@ def test_aum_puts_planted_mislabeled_samples_lowest():
 
 def test_el2n_is_the_error_norm_and_mislabeled_score_highest():
     labels = np.array([0, 1, 2, 0])
-    probs = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3], [0.0, 1.0, 0.0]])
-    scores = el2n_scores([probs], labels)
+    logits = np.log([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3], [1e-300, 1.0, 1e-300]])
+    scores = el2n_scores([logits], labels)
     np.testing.assert_allclose(scores[0], np.sqrt(0.1**2 + 2 * 0.05**2))
     np.testing.assert_allclose(scores[3], np.sqrt(2))  # confidently wrong: the maximum possible
     assert scores.argmax() == 3
 
 
 def test_entropy_is_highest_for_uniform_predictions():
-    probs = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
-    scores = entropy_scores(probs)
+    logits = np.array([[0.0, -np.inf, -np.inf], [0.0, 0.0, -np.inf], [0.0, 0.0, 0.0]])
+    scores = entropy_scores(logits)
     np.testing.assert_allclose(scores, [0.0, np.log(2), np.log(3)], atol=1e-9)
 
 

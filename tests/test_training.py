@@ -139,7 +139,7 @@ def test_proxy_logs_every_signal_for_every_sample_and_epoch():
     assert run.train["loss"].shape == (len(run.pool_index), 3)
     assert run.eval_query["loss"].shape == (len(run.query_index), 3)
     assert set(run.snapshots) == {2, 3}
-    assert run.snapshots[3]["probs"].shape == (len(run.pool_index) + len(run.query_index), 4)
+    assert run.snapshots[3]["logits"].shape == (len(run.pool_index) + len(run.query_index), 4)
     for part in (run.train, run.eval_pool, run.eval_query):  # every sample was written in every epoch
         assert not any(np.isnan(part[name]).any() for name in ("loss", "p_true", "margin"))
         assert set(np.unique(part["correct"])) <= {0, 1}

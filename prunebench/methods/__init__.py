@@ -182,7 +182,7 @@ def _check_el2n(params, plan):
 
 def _el2n(s, p, seed, plan):
     epoch = _snapshot_epoch(p, plan)
-    return dynamics.el2n_scores([s.snapshot(epoch, "probs", r) for r in range(_repeats(p, plan))], s.labels)
+    return dynamics.el2n_scores([s.snapshot(epoch, "logits", r) for r in range(_repeats(p, plan))], s.labels)
 
 
 def _check_grand(params, plan):
@@ -199,7 +199,7 @@ def _grand(s, p, seed, plan):
     if p["form"] == "full":
         from .probing import full_gradient_norms
         return np.mean([full_gradient_norms(*_probe(s, plan, epoch, r)) for r in runs], axis=0)
-    return dynamics.grand_last_layer_scores([s.snapshot(epoch, "probs", r) for r in runs],
+    return dynamics.grand_last_layer_scores([s.snapshot(epoch, "logits", r) for r in runs],
                                             [s.snapshot(epoch, "embedding", r) for r in runs], s.labels)
 
 
@@ -352,8 +352,8 @@ def _probe_files(params, plan):
 
 # ---- uncertainty ----
 
-def _final_probs(s, p, plan):
-    return s.snapshot(_snapshot_epoch(p, plan), "probs")
+def _final_logits(s, p, plan):
+    return s.snapshot(_snapshot_epoch(p, plan), "logits")
 
 
 def _check_uncertainty(name):
@@ -362,8 +362,8 @@ def _check_uncertainty(name):
 
 def _least_confidence(s, p, seed, plan):
     if p["compat"] == "deepcore":
-        return uncertainty.max_logit_uncertainty(s.snapshot(_snapshot_epoch(p, plan), "logits"))
-    return uncertainty.least_confidence_scores(_final_probs(s, p, plan))
+        return uncertainty.max_logit_uncertainty(_final_logits(s, p, plan))
+    return uncertainty.least_confidence_scores(_final_logits(s, p, plan))
 
 
 EPOCH_DOC = "proxy snapshot epoch to read (null: the last epoch)"
@@ -394,10 +394,10 @@ REGISTRY: dict[str, Method] = {m.name: m for m in [
            _forgetting, defaults={"compat": None},
            docs={"compat": COMPAT_DOC + ": never-learned samples count 0 instead of the maximum"},
            check=_check_forgetting),
-    Method("el2n", "training dynamics", "Paul et al., NeurIPS 2021", ("snapshot.probs",), "highest", False,
+    Method("el2n", "training dynamics", "Paul et al., NeurIPS 2021", ("snapshot.logits",), "highest", False,
            _el2n, defaults={"epoch": 2, "repeats": None}, docs={"epoch": EPOCH_DOC, "repeats": REPEATS_DOC},
            files=lambda p, plan: _snapshots(p, plan, True), check=_check_el2n),
-    Method("grand", "gradient", "Paul et al., NeurIPS 2021", ("snapshot.probs", "snapshot.embedding"), "highest",
+    Method("grand", "gradient", "Paul et al., NeurIPS 2021", ("snapshot.logits", "snapshot.embedding"), "highest",
            True, _grand, defaults={"epoch": 2, "repeats": None, "form": "last_layer"},
            docs={"epoch": EPOCH_DOC, "repeats": REPEATS_DOC,
                  "form": "'last_layer' (factored [e, e(x)h] norm, DeepCore) or 'full' (every weight, the paper)"},
@@ -423,16 +423,16 @@ REGISTRY: dict[str, Method] = {m.name: m for m in [
            files=_ccs_files, check=_check_ccs,
            subset=_ccs_subset),
     # uncertainty
-    Method("least_confidence", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.probs",), "highest", True,
+    Method("least_confidence", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.logits",), "highest", True,
            _least_confidence, defaults={**UNCERTAINTY, "compat": None},
            docs={"epoch": EPOCH_DOC, "compat": COMPAT_DOC + ": rank by the max logit, not the max probability"},
            files=_snapshot_only,
            check=lambda p, plan: _check_epoch("least_confidence", p, plan) or _check_compat("least_confidence", p)),
-    Method("entropy", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.probs",), "highest", True,
-           lambda s, p, seed, plan: uncertainty.entropy_scores(_final_probs(s, p, plan)), defaults=UNCERTAINTY,
+    Method("entropy", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.logits",), "highest", True,
+           lambda s, p, seed, plan: uncertainty.entropy_scores(_final_logits(s, p, plan)), defaults=UNCERTAINTY,
            docs={"epoch": EPOCH_DOC}, files=_snapshot_only, check=_check_uncertainty("entropy")),
-    Method("margin", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.probs",), "lowest", True,
-           lambda s, p, seed, plan: uncertainty.margin_scores(_final_probs(s, p, plan)), defaults=UNCERTAINTY,
+    Method("margin", "uncertainty", "Coleman et al., ICLR 2020", ("snapshot.logits",), "lowest", True,
+           lambda s, p, seed, plan: uncertainty.margin_scores(_final_logits(s, p, plan)), defaults=UNCERTAINTY,
            docs={"epoch": EPOCH_DOC}, files=_snapshot_only, check=_check_uncertainty("margin")),
     # model probing
     Method("deepfool", "model probing", "Ducoffe & Precioso, 2018 (DeepCore)", ("model", "images"), "lowest", True,

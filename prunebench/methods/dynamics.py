@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import probabilities
+
 
 def forgetting_scores(correct: np.ndarray, never_learned: str = "max") -> np.ndarray:
     """Forgetting events (Toneva et al., ICLR 2019): correct at one presentation, wrong at the next.
@@ -36,36 +38,35 @@ def aum_scores(margin: np.ndarray) -> np.ndarray:
     return _by_blocks(lambda m: m.mean(axis=1, dtype=np.float64), margin)
 
 
-def el2n_scores(probs: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+def _error_norms(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """||p - onehot(y)||_2 per row, float64, from logits (probabilities.errors: no cancellation at p_y ~ 1)."""
+    return probabilities.by_blocks(lambda z, y: np.linalg.norm(probabilities.errors(z, y), axis=1), logits,
+                                   np.asarray(labels))
+
+
+def el2n_scores(logits: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     """EL2N (Paul et al., NeurIPS 2021): ||p(x) - onehot(y)||_2 early in training, averaged over runs.
 
-    probs: one (N, C) softmax snapshot per independent proxy run, all at the same epoch.
+    logits: one (N, C) snapshot per independent proxy run, all at the same epoch.
     Keep the highest.
     """
-    total = np.zeros(len(labels))
-    for p in probs:
-        error = np.array(p, dtype=np.float64)  # a copy: the caller's array stays as it was
-        error[np.arange(len(labels)), labels] -= 1.0
-        total += np.linalg.norm(error, axis=1)
-    return total / len(probs)
+    return sum(_error_norms(z, labels) for z in logits) / len(logits)
 
 
-def grand_last_layer_scores(probs: list[np.ndarray], embeddings: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
+def grand_last_layer_scores(logits: list[np.ndarray], embeddings: list[np.ndarray], labels: np.ndarray) -> np.ndarray:
     """GraNd (Paul et al., NeurIPS 2021), last-layer form, averaged over runs.
 
     The per-sample gradient of cross-entropy w.r.t. the last linear layer is [e, e (x) h]
     with e = p - onehot(y) and h the penultimate embedding, so its norm factors as
     ||e|| * sqrt(1 + ||h||^2): the C*(d+1) vector is never built.
-    probs, embeddings: one (N, C) and one (N, d) snapshot per independent run.
+    logits, embeddings: one (N, C) and one (N, d) snapshot per independent run.
     Keep the highest.
     """
     total = np.zeros(len(labels))
-    for p, h in zip(probs, embeddings):
-        error = np.array(p, dtype=np.float64)  # a copy: the caller's array stays as it was
-        error[np.arange(len(labels)), labels] -= 1.0
+    for z, h in zip(logits, embeddings):
         h_sq = np.einsum("nd,nd->n", np.asarray(h, np.float32), np.asarray(h, np.float32), dtype=np.float64)
-        total += np.linalg.norm(error, axis=1) * np.sqrt(1.0 + h_sq)
-    return total / len(probs)
+        total += _error_norms(z, labels) * np.sqrt(1.0 + h_sq)
+    return total / len(logits)
 
 
 BLOCK = 65536  # rows per block: float64 temporaries stay near 100 MB each for 90-epoch logs

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from . import probabilities
 from .kernels import (
     dot_gradient,
     grad_distances,
@@ -202,7 +203,6 @@ class GlisterGain:
         self.y = np.asarray(val_labels)
         self.val_h = np.asarray(val_h, np.float32)
         self.val_h64 = self.val_h.astype(np.float64)
-        self.rows = np.arange(len(self.z))
         self.eta, self.update = eta, update
         self.shift = np.zeros_like(self.z)  # sum_{j in S} e_j (1 + <h_j, h_v>), (m, C)
         self.count = 0
@@ -210,10 +210,7 @@ class GlisterGain:
 
     def _val_errors(self) -> None:
         z = self.z - (self.eta / self.count) * self.shift if self.count else self.z
-        z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        p[self.rows, self.y] -= 1.0
+        p = probabilities.errors(z, self.y)
         self.val_e = p.astype(np.float32)
         # the mean validation gradient as one C x (d + 1) vector when that is cheaper per candidate (C d)
         # than a pass over the m validation rows (m (C + d))

@@ -16,6 +16,8 @@ import zlib
 
 import numpy as np
 
+from . import probabilities
+
 BLOCK = 2048  # rows per block of a similarity: temporaries stay at BLOCK * n float32
 
 
@@ -56,18 +58,13 @@ def order_scores(n: int, ordered_groups: list[tuple[np.ndarray, np.ndarray]]) ->
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row softmax in float32 (from float16 logits, without saturating to exact 0/1 as float16 probs do)."""
-    z = np.asarray(logits, dtype=np.float32)
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    z /= z.sum(axis=1, keepdims=True)
-    return z
+    return probabilities.softmax(logits, np.float32)
 
 
 def errors(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """e = softmax(z) - onehot(y), (n, C) float32: the bias part of the last-layer gradient."""
-    e = softmax(logits)
-    e[np.arange(len(e)), np.asarray(labels)] -= 1.0
-    return e
+    """e = softmax(z) - onehot(y), (n, C) float32: the bias part of the last-layer gradient, with
+    e_y = -sum_{c != y} p_c so a confident sample keeps its small, exact error instead of 0."""
+    return probabilities.errors(logits, labels, np.float32)
 
 
 def grad_gram(e_a: np.ndarray, h_a: np.ndarray, e_b: np.ndarray | None = None, h_b: np.ndarray | None = None,
