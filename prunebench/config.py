@@ -85,6 +85,11 @@ def validate_config(config: dict) -> dict:
     for name in cfg["methods"]:
         if name not in REGISTRY:
             raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
+    from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
+
+    for where, name in [("proxy.arch", cfg["proxy"]["arch"]), *(("target.archs", a) for a in cfg["target"]["archs"])]:
+        if name not in ARCHS:
+            raise ConfigError(f"config: {where}: unknown architecture {name!r}; known: {', '.join(ARCHS)}")
     for name in cfg["method_params"]:  # parameters of unlisted methods may stay, so presets can swap lists
         if name not in REGISTRY:
             raise ConfigError(f"config: method_params.{name}: unknown method {name!r}; known: {', '.join(REGISTRY)}")

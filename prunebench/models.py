@@ -1,24 +1,73 @@
-"""Model registry. Every model splits into `features` (the penultimate embedding) and `head`."""
+"""Architecture registry. Every model splits into `features` (the penultimate embedding) and `head`.
+
+The ResNets, VGG and DenseNet are torchvision's own. Inputs of LARGE_IMAGE pixels and up keep
+torchvision's ImageNet stem; smaller ones get the CIFAR stem (3x3 stride-1 first convolution,
+no max-pool) of DeepCore's and CLD's CIFAR models.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable
 
 import torch
+import torchvision.models as tv
 from torch import nn
+
+LARGE_IMAGE = 64  # inputs this size and up are ImageNet-style: ImageNet stem, random-resized-crop augmentation
 
 
 class Classifier(nn.Module):
     """features(x) -> embedding h; head(h) -> logits. forward is head(features(x))."""
 
-    def __init__(self, features: nn.Module, embedding_dim: int, num_classes: int):
+    def __init__(self, features: nn.Module, head: nn.Linear):
         super().__init__()
         self.features = features
-        self.head = nn.Linear(embedding_dim, num_classes)
-        self.embedding_dim = embedding_dim
+        self.head = head
+        self.embedding_dim = head.in_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+ARCHS: dict[str, Callable[[int, int, int], Classifier]] = {}
+
+
+def register_arch(name: str):
+    """Register `build(in_channels, num_classes, image_size) -> Classifier` under `name`."""
+    def add(build: Callable[[int, int, int], Classifier]):
+        if name in ARCHS:
+            raise ValueError(f"architecture {name!r} is already registered")
+        ARCHS[name] = build
+        return build
+    return add
+
+
+class GlobalAveragePool(nn.Module):
+    """Mean over space; unlike AdaptiveAvgPool2d its CUDA backward is deterministic."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+class AveragePoolTo(nn.Module):
+    """AdaptiveAvgPool2d(size) written as two matrix products, whose CUDA backward is deterministic."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def _matrix(self, n: int, like: torch.Tensor) -> torch.Tensor:
+        rows = torch.zeros(self.size, n, dtype=like.dtype, device=like.device)
+        for i in range(self.size):  # the bins AdaptiveAvgPool2d uses: [floor(i n / s), ceil((i + 1) n / s))
+            start, end = (i * n) // self.size, -((-(i + 1) * n) // self.size)
+            rows[i, start:end] = 1.0 / (end - start)
+        return rows
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2:] == (self.size, self.size):
+            return x
+        return self._matrix(x.shape[-2], x) @ x @ self._matrix(x.shape[-1], x).T
 
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
@@ -26,6 +75,7 @@ def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Seque
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
+@register_arch("small_cnn")
 def small_cnn(in_channels: int, num_classes: int, image_size: int, width: int = 16,
               embedding_dim: int = 128) -> Classifier:
     """Two stride-2 convolutions and a hidden layer: ~91.5% on Fashion-MNIST after 8 epochs, ~2 s/epoch on 2 CPU cores.
@@ -40,42 +90,63 @@ def small_cnn(in_channels: int, num_classes: int, image_size: int, width: int = 
         nn.Linear(2 * width * side * side, embedding_dim),
         nn.ReLU(inplace=True),
     )
-    return Classifier(features, embedding_dim, num_classes)
+    return Classifier(features, nn.Linear(embedding_dim, num_classes))
 
 
-class BasicBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
-            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out))
-        self.shortcut = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + self.shortcut(x))
+def _stem_conv(conv: nn.Conv2d, in_channels: int, small: bool, mode: str) -> nn.Conv2d:
+    """torchvision's first convolution, or the CIFAR stem's 3x3 stride-1 one, for `in_channels` inputs."""
+    if not small and in_channels == conv.in_channels:
+        return conv
+    kernel, stride, padding = (3, 1, 1) if small else (conv.kernel_size, conv.stride, conv.padding)
+    new = nn.Conv2d(in_channels, conv.out_channels, kernel, stride, padding, bias=False)
+    nn.init.kaiming_normal_(new.weight, mode=mode, nonlinearity="relu")  # as torchvision initialises its own
+    return new
 
 
-def resnet18(in_channels: int, num_classes: int, image_size: int) -> Classifier:
-    """The CIFAR ResNet-18 of DeepCore and CLD: 3x3 stride-1 stem, no max-pool, widths 64-512."""
-    layers: list[nn.Module] = [conv_bn(in_channels, 64)]
-    c_in = 64
-    for width, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [BasicBlock(c_in, width, stride), BasicBlock(width, width, 1)]
-        c_in = width
-    layers.append(GlobalAveragePool())
-    return Classifier(nn.Sequential(*layers), 512, num_classes)
+def _resnet(factory: Callable[..., tv.ResNet]) -> Callable[[int, int, int], Classifier]:
+    def build(in_channels: int, num_classes: int, image_size: int) -> Classifier:
+        net = factory(num_classes=num_classes)
+        small = image_size < LARGE_IMAGE
+        features = nn.Sequential(OrderedDict(
+            conv1=_stem_conv(net.conv1, in_channels, small, "fan_out"), bn1=net.bn1, relu=net.relu,
+            maxpool=nn.Identity() if small else net.maxpool,
+            layer1=net.layer1, layer2=net.layer2, layer3=net.layer3, layer4=net.layer4,
+            pool=GlobalAveragePool()))
+        return Classifier(features, net.fc)
+    build.__doc__ = f"torchvision's {factory.__name__}, with the CIFAR stem below {LARGE_IMAGE} px."
+    return build
 
 
-class GlobalAveragePool(nn.Module):
-    """Mean over space; unlike AdaptiveAvgPool2d its CUDA backward is deterministic."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
+for _name, _factory in (("resnet18", tv.resnet18), ("resnet34", tv.resnet34), ("resnet50", tv.resnet50)):
+    register_arch(_name)(_resnet(_factory))
 
 
-ARCHS: dict[str, Callable[..., Classifier]] = {"small_cnn": small_cnn, "resnet18": resnet18}
+@register_arch("vgg19_bn")
+def vgg19_bn(in_channels: int, num_classes: int, image_size: int) -> Classifier:
+    """torchvision's VGG-19 with BatchNorm; below LARGE_IMAGE px the CIFAR form (one linear layer on the
+    512 pooled channels, as DeepCore's VGG), else torchvision's 7x7 pooling and 4096-wide classifier."""
+    net = tv.vgg19_bn(num_classes=num_classes)
+    net.features[0] = _stem_conv(net.features[0], in_channels, False, "fan_out")  # 3x3 stride 1 already
+    if image_size < LARGE_IMAGE:
+        head = nn.Linear(512, num_classes)
+        nn.init.normal_(head.weight, 0, 0.01)  # torchvision's initialisation of VGG's linear layers
+        nn.init.zeros_(head.bias)
+        return Classifier(nn.Sequential(OrderedDict(body=net.features, pool=GlobalAveragePool())), head)
+    features = nn.Sequential(OrderedDict(body=net.features, pool=AveragePoolTo(7), flatten=nn.Flatten(),
+                                         classifier=net.classifier[:-1]))
+    return Classifier(features, net.classifier[-1])
+
+
+@register_arch("densenet121")
+def densenet121(in_channels: int, num_classes: int, image_size: int) -> Classifier:
+    """torchvision's DenseNet-121, with the CIFAR stem below LARGE_IMAGE px."""
+    net = tv.densenet121(num_classes=num_classes)
+    small = image_size < LARGE_IMAGE
+    net.features.conv0 = _stem_conv(net.features.conv0, in_channels, small, "fan_in")
+    if small:
+        net.features.pool0 = nn.Identity()
+    features = nn.Sequential(OrderedDict(body=net.features, relu=nn.ReLU(inplace=True), pool=GlobalAveragePool()))
+    return Classifier(features, net.classifier)
 
 
 def build_model(arch: str, in_channels: int, num_classes: int, image_size: int, seed: int) -> Classifier:

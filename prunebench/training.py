@@ -147,6 +147,12 @@ class Trainer:
         self.model.train()
         generator = epoch_generator(self.seed, epoch, data.device)
         order = torch.randperm(len(data), generator=generator, device=data.device)
+        # dropout (VGG's classifier) draws from the global generator: seed it per epoch too, so a resume replays it
+        with torch.random.fork_rng(devices=[data.device] if data.device.type == "cuda" else []):
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, epoch, 1]).generate_state(1)[0]))
+            return self._train_batches(data, order, generator, weights, on_batch)
+
+    def _train_batches(self, data, order, generator, weights, on_batch) -> int:
         taken = 0
         for start in range(0, len(data), self.settings.batch_size):
             if self.step >= self.total_steps:

@@ -46,6 +46,8 @@ def test_the_shipped_configs_are_valid():
     ({"proxy__snapshot_epochs": [20]}, "config: proxy.snapshot_epochs: [20] after the last epoch (8)"),
     ({"proxy__log_in_training": False},
      "config: method_params.forgetting: needs in-training signals, but proxy.log_in_training is false"),
+    ({"proxy__arch": "resnet7"}, "config: proxy.arch: unknown architecture 'resnet7'; known: small_cnn, resnet18"),
+    ({"target__archs": ["resnet50", "vit"]}, "config: target.archs: unknown architecture 'vit'; known: small_cnn"),
     ({"dataset__options": {"num_classes": 3}},
      "config: dataset.options: unknown option(s) num_classes for fashion_mnist; known: none"),
 ])

@@ -17,7 +17,7 @@ def pixels_as_inputs(images: np.ndarray, labels: np.ndarray) -> DeviceData:
 
 
 def linear_model(weight: np.ndarray, bias: np.ndarray) -> Classifier:
-    model = Classifier(nn.Flatten(), weight.shape[1], weight.shape[0])
+    model = Classifier(nn.Flatten(), nn.Linear(weight.shape[1], weight.shape[0]))
     with torch.no_grad():
         model.head.weight.copy_(torch.tensor(weight, dtype=torch.float32))
         model.head.bias.copy_(torch.tensor(bias, dtype=torch.float32))
@@ -53,7 +53,7 @@ def test_boundary_steps_count_fixed_steps_to_a_linear_boundary():
 
 def test_slocurv_estimates_the_trace_of_the_squared_input_hessian():
     torch.manual_seed(0)
-    model = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.Tanh()), 6, 3).double()
+    model = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.Tanh()), nn.Linear(6, 3)).double()
     images = np.random.default_rng(1).integers(0, 256, size=(5, 2, 2, 1))
     labels = np.array([0, 1, 2, 0, 1])
     data = DeviceData(images.astype(np.uint8), labels, (0.5,), (0.25,), CPU)
@@ -76,7 +76,7 @@ def _double(data: DeviceData) -> DeviceData:
 
 def test_full_gradient_norms_match_per_sample_backward_passes():
     torch.manual_seed(0)
-    model = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(4, 5), nn.ReLU()), 5, 3)
+    model = Classifier(nn.Sequential(nn.Flatten(), nn.Linear(4, 5), nn.ReLU()), nn.Linear(5, 3))
     images = np.random.default_rng(2).integers(0, 256, size=(7, 2, 2, 1))
     labels = np.array([0, 1, 2, 0, 1, 2, 0])
     data = DeviceData(images.astype(np.uint8), labels, (0.5,), (0.25,), CPU)

@@ -1,0 +1,66 @@
+"""Architectures: torchvision's models with the stem chosen from the image size, split into features and head."""
+
+import pytest
+import torch
+from torch import nn
+
+from prunebench.models import ARCHS, AveragePoolTo, build_model, register_arch
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_arch_trains_a_step_at_32_and_64_px(arch, size):
+    torch.manual_seed(0)
+    model = build_model(arch, 3, 7, size, seed=0)
+    x, y = torch.randn(2, 3, size, size), torch.tensor([1, 6])
+    h = model.features(x)
+    assert h.shape == (2, model.embedding_dim)
+    logits = model.head(h)
+    assert logits.shape == (2, 7)
+    torch.nn.functional.cross_entropy(logits, y).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.head(model.features(x)))
+
+
+def _first_conv(model):
+    return next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50", "densenet121"])
+def test_small_images_get_the_cifar_stem_and_large_ones_the_imagenet_stem(arch):
+    small, large = build_model(arch, 1, 10, 32, 0), build_model(arch, 1, 10, 64, 0)
+    assert (_first_conv(small).kernel_size, _first_conv(small).stride, _first_conv(small).in_channels) == \
+        ((3, 3), (1, 1), 1)
+    assert (_first_conv(large).kernel_size, _first_conv(large).stride) == ((7, 7), (2, 2))
+    assert not any(isinstance(m, nn.MaxPool2d) for m in small.features[:5].modules())
+    assert any(isinstance(m, nn.MaxPool2d) for m in large.modules())
+
+
+def test_cifar_resnet18_keeps_the_hand_written_models_shape():
+    # the counts of the ResNet-18 prunebench wrote by hand before using torchvision's (DeepCore's ResNet_32x32)
+    for channels, classes, params in ((3, 10, 11_173_962), (3, 100, 11_220_132), (1, 10, 11_172_810)):
+        model = build_model("resnet18", channels, classes, 32, seed=0)
+        assert sum(p.numel() for p in model.parameters()) == params
+        assert sum(b.numel() for b in model.buffers()) == 9_620
+        assert model.features(torch.zeros(2, channels, 32, 32)).shape == (2, 512)
+
+
+def test_the_seed_fixes_the_initialisation():
+    a, b, c = (build_model("resnet18", 3, 10, 32, seed=s) for s in (1, 1, 2))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.head.weight, c.head.weight)
+
+
+def test_average_pool_to_matches_adaptive_average_pooling():
+    for side in (2, 5, 7, 9):
+        x = torch.randn(2, 3, side, side)
+        torch.testing.assert_close(AveragePoolTo(7)(x), nn.AdaptiveAvgPool2d(7)(x))
+
+
+def test_registry_refuses_a_second_entry_and_names_the_known_ones():
+    with pytest.raises(ValueError, match="already registered"):
+        register_arch("resnet18")(lambda *args: None)
+    with pytest.raises(KeyError, match="unknown architecture 'resnet7'; known: small_cnn, resnet18"):
+        build_model("resnet7", 3, 10, 32, 0)
