@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .datasets import DATASETS
+from .datasets import DATASETS, FOLDER_DATASETS
 from .methods import REGISTRY, ProxyPlan, get_method
 from .settings import TrainSettings
 
@@ -77,6 +77,17 @@ def validate_config(config: dict) -> dict:
     dataset = cfg["dataset"]
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
+    folder_keys = ("store_size", "crop_size", "skip_bad_images")
+    if dataset["name"] in FOLDER_DATASETS:
+        if dataset["root"] is None:
+            raise ConfigError(f"config: dataset.root: {dataset['name']} needs the folder holding its images")
+        if (dataset["crop_size"] or 0) > dataset["store_size"]:
+            raise ConfigError(f"config: dataset.crop_size: {dataset['crop_size']} is larger than dataset.store_size "
+                              f"({dataset['store_size']})")
+    else:
+        for key in folder_keys:
+            if key in config["dataset"]:
+                raise ConfigError(f"config: dataset.{key}: only image folders ({', '.join(FOLDER_DATASETS)}) have it")
     unknown = sorted(set(dataset["options"]) - set(DATASETS[dataset["name"]].options))
     if unknown:
         known = ", ".join(DATASETS[dataset["name"]].options) or "none"

@@ -1,7 +1,8 @@
 """Dataset registry: each loader returns the official train/test split as uint8 arrays.
 
 Loaded data is verified (checksums, shapes, label range) and cached once as
-`.npy` files that the trainers memory-map.
+`.npy` files that the trainers memory-map. Image folders (ImageNet, a user's own)
+are too large to load whole: their entries write that cache directly (imagefolder.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import imagefolder
 from .io import DataError
 
 
@@ -45,12 +47,13 @@ class DatasetSpec:
     """How to load one dataset and how to train on it by default."""
 
     name: str
-    load: Callable[..., ImageData]
+    load: Callable[..., ImageData] | None  # None: `prepare` writes the cache itself
     mean: tuple[float, ...]
     std: tuple[float, ...]
     augment: bool  # the literature's default: crop + flip for CIFAR, none for Fashion-MNIST
     default_roots: tuple[str, ...] = ()
     options: tuple[str, ...] = ()  # keyword options the loader accepts (config: dataset.options)
+    prepare: Callable[[dict, str | os.PathLike, int], None] | None = None  # (dataset config, cache folder, threads)
 
 
 # ---------------------------------------------------------------------------
@@ -281,6 +284,19 @@ def _synthetic(root: str | None = None, download_root: str = "data", **options) 
     return make_synthetic(**options)
 
 
+def _folder(name: str, lister: Callable[[str], "imagefolder.Listing"]) -> Callable[[dict, str | os.PathLike, int], None]:
+    def prepare(dataset: dict, out_dir: str | os.PathLike, threads: int) -> None:
+        spec = DATASETS[name]
+        meta = {"name": name, "mean": spec.mean, "std": spec.std, "augment": spec.augment,
+                "crop_size": dataset["crop_size"] or dataset["store_size"]}
+        imagefolder.prepare(lister(dataset["root"]), out_dir, meta, dataset["store_size"],
+                            dataset["skip_bad_images"], threads)
+    return prepare
+
+
+# datasets whose config sets dataset.root, store_size, crop_size and skip_bad_images (see imagefolder.py)
+FOLDER_DATASETS = {"imagenet": imagefolder.list_imagenet, "image_folder": imagefolder.list_image_folder}
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec for spec in [
         DatasetSpec("fashion_mnist", _fashion_mnist, (0.2861,), (0.3530,), augment=False,
@@ -289,6 +305,8 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True),
         DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False,
                     options=tuple(inspect.signature(make_synthetic).parameters)),
+        *(DatasetSpec(name, None, imagefolder.IMAGENET_MEAN, imagefolder.IMAGENET_STD, augment=True,
+                      prepare=_folder(name, lister)) for name, lister in FOLDER_DATASETS.items()),
     ]
 }
 

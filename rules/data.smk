@@ -3,6 +3,7 @@ rule prepare_data:
         directory(f"{OUT}/data"),
     params:
         dataset=CFG["dataset"],
+    threads: 8  # image folders decode in parallel; capped by --cores (and the SLURM profile's set-threads)
     log:
         f"{OUT}/logs/prepare_data.log",
     benchmark:

@@ -1,0 +1,117 @@
+"""Image folders and ImageNet: small JPEG folders and archives in the real formats, decoded into the store."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from image_folders import COLOURS, corrupt_jpeg, make_image_folder, make_imagenet_archives
+from prunebench import pipeline
+from prunebench.config import ConfigError, validate_config
+from prunebench.datasets import open_cache
+from prunebench.imagefolder import decode, list_image_folder, list_imagenet, prepare
+from prunebench.io import DataError
+
+
+def dataset(name, root, **extra):
+    return {"name": name, "root": str(root), "download_root": "data", "options": {}, "store_size": 16,
+            "crop_size": None, "skip_bad_images": False, **extra}
+
+
+def test_decode_resizes_the_short_side_and_crops_the_centre(tmp_path):
+    stripes = np.zeros((30, 90, 3), np.uint8)  # red | green | blue thirds, 90 x 30
+    stripes[:, :30, 0] = stripes[:, 30:60, 1] = stripes[:, 60:, 2] = 255
+    Image.fromarray(stripes).save(tmp_path / "stripes.png")
+    out = decode(str(tmp_path / "stripes.png"), 10)
+    assert out.shape == (10, 10, 3) and out.dtype == np.uint8
+    assert (out[:, 1:-1, 1] == 255).all() and (out[:, 1:-1, [0, 2]] == 0).all()  # only the green middle third
+
+
+def test_image_folder_is_stored_with_labels_classes_and_a_manifest(tmp_path):
+    root = make_image_folder(tmp_path / "raw", classes=3)
+    pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data", threads=2)
+    data, meta = open_cache(tmp_path / "data")
+    assert data.train_images.shape == (24, 16, 16, 3) and data.test_images.shape == (9, 16, 16, 3)
+    assert meta["classes"] == ["class0", "class1", "class2"] and meta["crop_size"] == 16 and meta["augment"]
+    assert np.bincount(data.train_labels).tolist() == [8, 8, 8]
+    mean_colour = data.train_images.reshape(len(data.train_labels), -1, 3).mean(axis=1)
+    assert np.abs(mean_colour - np.array(COLOURS)[data.train_labels]).max() < 12  # each image is its class's
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    for name, entry in manifest["arrays"].items():
+        assert hashlib.sha256((tmp_path / "data" / f"{name}.npy").read_bytes()).hexdigest() == entry["sha256"]
+    assert manifest["sources"]["test"][0] == ["test/class0/000.jpg", (root / "test/class0/000.jpg").stat().st_size]
+    assert not list(tmp_path.glob(".data.partial"))  # the work folder became the store
+
+
+def test_a_corrupt_image_is_one_line_naming_it_or_skipped_and_counted(tmp_path):
+    root = make_image_folder(tmp_path / "raw", classes=2)
+    bad = corrupt_jpeg(root / "train" / "class1" / "002.jpg")
+    with pytest.raises(DataError) as caught:
+        pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data")
+    assert str(caught.value).startswith(f"{bad}: cannot read image") and "\n" not in str(caught.value)
+    assert not (tmp_path / "data").exists()
+    pipeline.prepare_data(dataset("image_folder", root, skip_bad_images=True), tmp_path / "data")
+    data, meta = open_cache(tmp_path / "data")
+    assert meta["skipped_images"] == 1 and len(data.train_labels) == 15
+    assert np.bincount(data.train_labels).tolist() == [8, 7]
+    manifest = json.loads((tmp_path / "data" / "manifest.json").read_text())
+    assert list(manifest["skipped"]["train"]) == [str(bad)]
+
+
+def test_a_stopped_preparation_resumes_after_its_finished_chunks(tmp_path, caplog):
+    root = make_image_folder(tmp_path / "raw", classes=3)
+    late = root / "train" / "class2" / "005.jpg"
+    good = late.read_bytes()
+    corrupt_jpeg(late)  # stops the first attempt after the chunks before it
+    listing = list_image_folder(root)
+    meta = {"name": "image_folder", "mean": [0.5] * 3, "std": [0.5] * 3, "augment": True, "crop_size": 16}
+    with pytest.raises(DataError):
+        prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
+    assert np.load(tmp_path / ".data.partial" / "train_done.npy").sum() >= 4
+    late.write_bytes(good)
+    with caplog.at_level("INFO"):
+        prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
+    assert "train: resuming after" in caplog.text
+    resumed, _ = open_cache(tmp_path / "data")
+    prepare(listing, tmp_path / "fresh", meta, 16, threads=2, chunk_size=4)
+    fresh, _ = open_cache(tmp_path / "fresh")
+    assert np.array_equal(resumed.train_images, fresh.train_images)
+    assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
+
+
+def test_imagenet_folder_layout_uses_val_as_the_test_set(tmp_path):
+    wnids = ["n01440764", "n01443537"]
+    root = make_image_folder(tmp_path / "raw", classes=2, splits=("train", "val"), ext=".JPEG", names=wnids)
+    pipeline.prepare_data(dataset("imagenet", root), tmp_path / "data")
+    data, meta = open_cache(tmp_path / "data")
+    assert meta["classes"] == wnids and len(data.test_labels) == 6 and "class_words" not in meta
+
+
+def test_imagenet_official_archives_are_read_as_torchvision_reads_them(tmp_path, monkeypatch):
+    import torchvision.datasets.imagenet as tvi
+
+    md5 = make_imagenet_archives(tmp_path / "raw")
+    with pytest.raises(DataError, match="The archive ILSVRC2012_devkit_t12.tar.gz is not present .* or is corrupted"):
+        list_imagenet(tmp_path / "raw")  # small test archives are not the official files
+    # the test archives' MD5s in place of the official ones; everything else is torchvision's real parsing
+    monkeypatch.setattr(tvi, "ARCHIVE_META", {k: (name, md5[k]) for k, (name, _) in tvi.ARCHIVE_META.items()})
+    pipeline.prepare_data(dataset("imagenet", tmp_path / "raw"), tmp_path / "data", threads=2)
+    data, meta = open_cache(tmp_path / "data")
+    assert meta["classes"] == ["n01440764", "n01443537", "n01484850"]
+    assert meta["class_words"] == ["tench, Tinca tinca", "goldfish, Carassius auratus", "great white shark"]
+    assert np.bincount(data.train_labels).tolist() == [6, 6, 6] and np.bincount(data.test_labels).tolist() == [2, 2, 2]
+    mean_colour = data.test_images.reshape(6, -1, 3).mean(axis=1)  # val images sorted into their wnids
+    assert np.abs(mean_colour - np.array(COLOURS)[data.test_labels]).max() < 12
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"name": "imagenet"}, "config: dataset.root: imagenet needs the folder holding its images"),
+    ({"name": "cifar10", "store_size": 32}, "config: dataset.store_size: only image folders"),
+    ({"name": "image_folder", "root": ".", "store_size": 32, "crop_size": 40},
+     "config: dataset.crop_size: 40 is larger than dataset.store_size (32)"),
+])
+def test_folder_settings_are_checked(changes, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_config({"dataset": changes})
