@@ -37,6 +37,16 @@ def content_digest(*arrays) -> str:
     return digest.hexdigest()
 
 
+def source_digest(images: np.ndarray) -> str:
+    """Identifies the images a run reads: a memory-mapped store by its file (path, size and modification time;
+    a store is written once, by a rename), so a resume need not read it all; an in-memory array by its bytes."""
+    filename = getattr(images, "filename", None)
+    if filename:
+        stat = os.stat(filename)
+        return f"{os.path.abspath(filename)}:{stat.st_size}:{stat.st_mtime_ns}"
+    return content_digest(images)
+
+
 def load(path: str | os.PathLike | None, expected: str, device: torch.device) -> dict | None:
     """The saved state at `path` if it exists and its fingerprint is `expected`, else None."""
     if not path or not Path(path).exists():

@@ -36,10 +36,15 @@ class ImageData:
     test_images: np.ndarray
     test_labels: np.ndarray
     classes: tuple[str, ...]
+    crop_size: int | None = None  # the side models see (image folders); None is the stored side
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def image_size(self) -> int:
+        return self.crop_size or self.train_images.shape[1]
 
 
 @dataclass(frozen=True)
@@ -366,4 +371,4 @@ def open_cache(folder: str | os.PathLike) -> tuple[ImageData, dict]:
         arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in CACHE_ARRAYS}
     except (OSError, ValueError) as err:
         raise DataError(f"{folder}: not a prunebench dataset cache ({err})") from None
-    return ImageData(**arrays, classes=tuple(meta["classes"])), meta
+    return ImageData(**arrays, classes=tuple(meta["classes"]), crop_size=meta.get("crop_size")), meta

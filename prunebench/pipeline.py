@@ -82,7 +82,7 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     run = run_proxy(data, meta["mean"], meta["std"], pool_index, pool_labels, query_index, query_labels,
                     proxy["arch"], settings, seed, resolved, tuple(proxy["snapshot_epochs"]),
                     checkpoint=checkpoint, log_in_training=proxy["log_in_training"],
-                    log_kl_shift=proxy["log_kl_shift"], repeat=repeat)
+                    log_kl_shift=proxy["log_kl_shift"], repeat=repeat, data_mode=proxy.get("data", "auto"))
     written = write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
                                              "dataset": meta["name"]}, repeat)
     checkpoint.unlink(missing_ok=True)
@@ -159,7 +159,7 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,
                         seed, resolve_device(device), checkpoint=f"{out}.checkpoint.pt",
-                        eval_every=target.get("eval_every"))
+                        eval_every=target.get("eval_every"), data_mode=target.get("data", "auto"))
     record = {"dataset": meta["name"], "arch": arch, "method": info["method"], "fraction": info["fraction"],
               "seed": seed, "k": info["k"], "budget": settings.budget, "proxy_arch": proxy_arch, **result}
     write_json(record, out)

@@ -18,7 +18,7 @@ from .io import atomic_path, matrix_column, write_table
 from .models import build_model
 from .settings import TrainSettings
 from .signals import EVAL_FILE, KL_SHIFT, PASSES, SIGNALS, TRAIN_FILE, model_file, snapshot_file
-from .training import DeviceData, Trainer, per_sample_signals, predict, stream_seed
+from .training import Trainer, load_data, per_sample_signals, predict, stream_seed
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
                 query_index: np.ndarray, query_labels: np.ndarray, arch: str, settings: TrainSettings,
                 seed: int, device: torch.device, snapshot_epochs: tuple[int, ...] = (),
                 checkpoint: str | os.PathLike | None = None, log_in_training: bool = True,
-                log_kl_shift: bool = False, repeat: int = 0) -> ProxyRun:
+                log_kl_shift: bool = False, repeat: int = 0, data_mode: str = "auto") -> ProxyRun:
     """Train the proxy on the pool, logging every per-sample signal each epoch.
 
     Snapshots (eval-mode probabilities, logits, embeddings and the weights) are kept at
@@ -64,12 +64,12 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
     repeat: 0 is the main run. Repeat r >= 1 is an independent run (its own initialisation
         and batch order) for methods averaged over runs (EL2N, GraNd): it logs no
         dynamics, keeps only the snapshots, and stops after the last snapshot epoch.
+    data_mode: `memory`, `stream` or `auto` (training.load_data).
     """
-    pool = DeviceData(data.train_images[pool_index], pool_labels, mean, std, device)
-    query = DeviceData(data.train_images[query_index], query_labels, mean, std, device)
-    shape = data.train_images.shape
+    pool, query = (load_data(data.train_images, rows, labels, mean, std, device, data.crop_size, data_mode)
+                   for rows, labels in ((pool_index, pool_labels), (query_index, query_labels)))
     stream = stream_seed(seed, "proxy" if repeat == 0 else f"proxy/repeat{repeat}")
-    model = build_model(arch, shape[3], data.num_classes, shape[1], stream).to(device)
+    model = build_model(arch, data.train_images.shape[3], data.num_classes, data.image_size, stream).to(device)
     trainer = Trainer(model, settings, len(pool), stream)
     epochs = settings.num_epochs(len(pool))
     dynamics = repeat == 0
@@ -83,9 +83,10 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     models: dict[int, dict[str, torch.Tensor]] = {}
     # everything that shapes the run; a checkpoint from any other run is ignored
-    content = ckpt.content_digest(pool_index, query_index, pool_labels, query_labels, pool.images.cpu().numpy())
+    content = ckpt.content_digest(pool_index, query_index, pool_labels, query_labels)
     fingerprint = ckpt.fingerprint(arch, settings.as_dict(), seed, sorted(wanted), log_in_training, log_kl_shift,
-                                   repeat, list(mean), list(std), content)
+                                   repeat, list(mean), list(std), content,
+                                   ckpt.source_digest(data.train_images))
 
     start = 0
     seconds = {"train": 0.0, "eval": 0.0}
@@ -123,7 +124,8 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
         tick = time.perf_counter()
         keep_snapshot = epoch + 1 in wanted
         if dynamics or keep_snapshot:
-            outputs = [predict(model, part, settings.eval_batch_size, embeddings=keep_snapshot)
+            outputs = [predict(model, part, settings.eval_batch_size, embeddings=keep_snapshot,
+                               precision=settings.precision)
                        for part in (pool, query)]
             for buffers, part, (logits, _) in zip((logs["pool"], logs["query"]), (pool, query), outputs):
                 for name, values in per_sample_signals(logits, part.labels).items():

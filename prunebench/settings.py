@@ -23,6 +23,7 @@ class TrainSettings:
     gamma: float = 0.1
     augment: bool = False  # random crop (pad 4, reflect) and horizontal flip
     eval_batch_size: int = 1024
+    precision: str = "fp32"  # "bf16": bf16 autocast and channels_last on CUDA (fp32 on the CPU whatever is asked)
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainSettings":

@@ -1,23 +1,30 @@
 """One trainer for proxy and target models, airbench-style.
 
-The data lives as one uint8 tensor on the device; batches are indexed from a
-permutation seeded by (seed, epoch), so an epoch can be replayed after a resume
-without saving any RNG state. Augmentation is batched on the device.
+The data lives as one uint8 tensor on the device when it fits (DeviceData), else it is
+streamed from the memory-mapped store (StreamData); either way batches are indexed from
+a permutation seeded by (seed, epoch), so an epoch can be replayed after a resume
+without saving any RNG state, and the two give the same batches. Augmentation is
+batched on the device.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import LARGE_IMAGE
 from .settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -45,9 +52,13 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 
 class DeviceData:
-    """A dataset slice held as uint8 NCHW on the device, normalised batch by batch."""
+    """A dataset slice held as uint8 NCHW on the device, normalised batch by batch.
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, mean, std, device: torch.device):
+    crop_size: the side models see (evaluation takes a center crop); None is the stored side.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, mean, std, device: torch.device,
+                 crop_size: int | None = None):
         if not (images.flags.writeable and images.flags.c_contiguous):  # memory-mapped: torch wants its own copy
             images = np.array(images)
         self.images = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().to(device)
@@ -55,6 +66,7 @@ class DeviceData:
         self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
         self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
         self.device = device
+        self.crop_size = crop_size or images.shape[1]
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -62,6 +74,141 @@ class DeviceData:
     def batch(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = (self.images[rows].float() - self.mean) / self.std
         return x, self.labels[rows]
+
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(rows, normalised images, labels) of each run of `batch_size` positions of `order`."""
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            yield rows, *self.batch(rows)
+
+
+class StreamData:
+    """A dataset slice left in the memory-mapped store and gathered batch by batch.
+
+    `threads` background threads copy each batch's rows (in the permutation's order) into one
+    of `depth` host buffers, pinned on CUDA, which are copied to the device asynchronously;
+    host memory stays at `depth` batches whatever the dataset's size. The normalised batches
+    equal DeviceData's, so both give the same training.
+    """
+
+    def __init__(self, images: np.ndarray, index: np.ndarray, labels: np.ndarray, mean, std, device: torch.device,
+                 crop_size: int | None = None, threads: int = 2, depth: int = 4):
+        self.images, self.index = images, np.asarray(index, dtype=np.int64)
+        self.labels = torch.tensor(np.asarray(labels), dtype=torch.int64, device=device)
+        self.mean = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
+        self.std = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
+        self.device, self.threads, self.depth = device, threads, depth
+        self.crop_size = crop_size or images.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        positions = order.cpu().numpy()
+        starts = range(0, len(positions), batch_size)
+        pinned = self.device.type == "cuda"
+        shape = (min(batch_size, len(positions)), *self.images.shape[1:])
+        buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=pinned) for _ in range(self.depth)]
+        copied: list = [None] * self.depth  # CUDA events: a buffer is refilled only once its copy is done
+
+        def gather(i: int) -> torch.Tensor:
+            slot = i % self.depth
+            if copied[slot] is not None:
+                copied[slot].synchronize()
+            rows = self.index[positions[starts[i]:starts[i] + batch_size]]
+            out = buffers[slot][:len(rows)]
+            np.take(self.images, rows, axis=0, out=out.numpy())  # numpy copies without holding the GIL
+            return out
+
+        pool = ThreadPoolExecutor(self.threads, thread_name_prefix="stream")
+        try:
+            pending = deque(pool.submit(gather, i) for i in range(min(self.depth, len(starts))))
+            for i, start in enumerate(starts):
+                host = pending.popleft().result()
+                if pinned:
+                    x = host.to(self.device, non_blocking=True)
+                    copied[i % self.depth] = torch.cuda.Event()
+                    copied[i % self.depth].record()
+                else:
+                    x = host.to(self.device, copy=True)  # the buffer is free again from here on
+                if i + self.depth < len(starts):
+                    pending.append(pool.submit(gather, i + self.depth))
+                rows = order[start:start + batch_size]
+                x = x.permute(0, 3, 1, 2).contiguous()
+                yield rows, (x.float() - self.mean) / self.std, self.labels[rows]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+Data = Union[DeviceData, StreamData]
+
+
+def _host_memory_available() -> int:
+    """Bytes this process may still use: the host's available memory, or less under a cgroup limit (SLURM)."""
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        group = Path("/proc/self/cgroup").read_text().splitlines()[0].split(":", 2)[2]
+        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
+        limit = (folder / "memory.max").read_text().strip()
+        if limit != "max":
+            available = min(available, int(limit) - int((folder / "memory.current").read_text()))
+    return available
+
+
+def load_data(images: np.ndarray, index: np.ndarray, labels: np.ndarray, mean, std, device: torch.device,
+              crop_size: int | None = None, mode: str = "auto") -> Data:
+    """The rows `index` of `images` for training or evaluation: held on the device (`memory`), or streamed from
+    the (memory-mapped) array (`stream`); `auto` streams when they would take more than a third of the device's
+    free memory (the host's, on the CPU)."""
+    if mode == "auto":
+        size = len(index) * int(np.prod(images.shape[1:]))
+        free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else _host_memory_available()
+        mode = "memory" if size <= free // 3 else "stream"
+        if mode == "stream":
+            log.info("streaming %d images (%.1f GB) from the store: more than a third of the %.1f GB free on %s",
+                     len(index), size / 1e9, free / 1e9, device)
+    if mode == "stream":
+        return StreamData(images, index, labels, mean, std, device, crop_size)
+    return DeviceData(images[index], labels, mean, std, device, crop_size)
+
+
+def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if h == w == size:
+        return x
+    top, left = (h - size) // 2, (w - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+def resized_crop_batch(x: torch.Tensor, size: int, generator: torch.Generator, scale=(0.08, 1.0),
+                       ratio=(3 / 4, 4 / 3)) -> torch.Tensor:
+    """Random-resized crop (a share `scale` of the area, aspect ratio in `ratio`, kept inside the image) to
+    size x size, and random horizontal flip: ImageNet's training augmentation, one affine grid per image."""
+    n = x.shape[0]
+    draws = torch.rand(5, n, generator=generator, device=generator.device).to(x.device)
+    area = scale[0] + (scale[1] - scale[0]) * draws[0]
+    aspect = torch.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * draws[1])
+    width, height = (area * aspect).sqrt().clamp(max=1), (area / aspect).sqrt().clamp(max=1)  # halves, in [-1, 1]
+    theta = torch.zeros(n, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0] = torch.where(draws[4] < 0.5, -width, width)  # a negative scale flips
+    theta[:, 0, 2] = (1 - width) * (2 * draws[2] - 1)
+    theta[:, 1, 1] = height
+    theta[:, 1, 2] = (1 - height) * (2 * draws[3] - 1)
+    grid = F.affine_grid(theta, [n, x.shape[1], size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def autocast(precision: str, device: torch.device):
+    """bf16 autocast on CUDA when asked; fp32 everywhere else (always on the CPU)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda")
+
+
+def _fast(precision: str, device: torch.device) -> bool:
+    return precision == "bf16" and device.type == "cuda"
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
@@ -145,6 +292,8 @@ class Trainer:
         Returns the number of steps taken.
         """
         self.model.train()
+        if _fast(self.settings.precision, data.device):
+            self.model.to(memory_format=torch.channels_last)
         generator = epoch_generator(self.seed, epoch, data.device)
         order = torch.randperm(len(data), generator=generator, device=data.device)
         # dropout (VGG's classifier) draws from the global generator: seed it per epoch too, so a resume replays it
@@ -152,30 +301,41 @@ class Trainer:
             torch.manual_seed(int(np.random.SeedSequence([self.seed, epoch, 1]).generate_state(1)[0]))
             return self._train_batches(data, order, generator, weights, on_batch)
 
+    def _view(self, x: torch.Tensor, crop: int, generator: torch.Generator) -> torch.Tensor:
+        """The training view: ImageNet-style data (crops of LARGE_IMAGE px and up) gets random-resized crops and
+        flips, smaller images CIFAR's translation and flip; without augmentation, the center crop."""
+        if not self.settings.augment:
+            return center_crop(x, crop)
+        if crop >= LARGE_IMAGE:
+            return resized_crop_batch(x, crop, generator)
+        return center_crop(augment_batch(x, generator), crop)
+
     def _train_batches(self, data, order, generator, weights, on_batch) -> int:
         taken = 0
-        for start in range(0, len(data), self.settings.batch_size):
-            if self.step >= self.total_steps:
-                break
-            rows = order[start:start + self.settings.batch_size]
-            x, y = data.batch(rows)
-            if self.settings.augment:
-                x = augment_batch(x, generator)
-            logits = self.model(x)
-            loss = F.cross_entropy(logits, y, reduction="none")
-            if weights is None:
-                objective = loss.mean()
-            else:
-                w = weights[rows]
-                objective = (w * loss).sum() / w.sum()
-            self.optimizer.zero_grad(set_to_none=True)
-            objective.backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            self.step += 1
-            taken += 1
-            if on_batch is not None:
-                on_batch(rows, logits, y, loss)
+        fast = _fast(self.settings.precision, data.device)
+        with contextlib.closing(data.batches(order, self.settings.batch_size)) as batches:
+            for rows, x, y in batches:
+                if self.step >= self.total_steps:
+                    break
+                x = self._view(x, data.crop_size, generator)
+                if fast:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast(self.settings.precision, data.device):
+                    logits = self.model(x)
+                loss = F.cross_entropy(logits.float(), y, reduction="none")
+                if weights is None:
+                    objective = loss.mean()
+                else:
+                    w = weights[rows]
+                    objective = (w * loss).sum() / w.sum()
+                self.optimizer.zero_grad(set_to_none=True)
+                objective.backward()
+                self.optimizer.step()
+                self.scheduler.step()
+                self.step += 1
+                taken += 1
+                if on_batch is not None:
+                    on_batch(rows, logits, y, loss)
         return taken
 
     def state_dict(self) -> dict:
@@ -190,15 +350,20 @@ class Trainer:
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, data: DeviceData, batch_size: int = 1024,
-            embeddings: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Eval-mode logits (and penultimate embeddings) for every sample of `data`, in order."""
+def predict(model: nn.Module, data: Data, batch_size: int = 1024, embeddings: bool = False,
+            precision: str = "fp32") -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Eval-mode logits (and penultimate embeddings) for every sample of `data`, in order, on center crops."""
     model.eval()
+    fast = _fast(precision, data.device)
     logits, feats = [], []
-    for start in range(0, len(data), batch_size):
-        x, _ = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=data.device))
-        h = model.features(x)
-        logits.append(model.head(h).float())
-        if embeddings:
-            feats.append(h.float())
+    with contextlib.closing(data.batches(torch.arange(len(data), device=data.device), batch_size)) as batches:
+        for _, x, _ in batches:
+            x = center_crop(x, data.crop_size)
+            if fast:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(precision, data.device):
+                h = model.features(x)
+                logits.append(model.head(h).float())
+            if embeddings:
+                feats.append(h.float())
     return torch.cat(logits), (torch.cat(feats) if embeddings else None)
