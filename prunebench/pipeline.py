@@ -194,3 +194,20 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
         costs = cost_table(benchmark_table(benchmarks), signals, config["methods"])
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
+
+
+def step_code(step: str, method: str | None = None, params: dict | None = None) -> str:
+    """A digest of the library code step `step` runs; with `method`, also of that method's modules and of
+    any method its parameters name (a base score), so editing one method's module changes only its steps'."""
+    from .codehash import step_digest
+    from .methods import REGISTRY
+
+    parts, names = [], [method] if method else []
+    while names:
+        spec = get_method(names.pop())
+        if spec not in parts:
+            parts.append(spec)
+            values = spec.params(params if spec.name == method else None).values()
+            names += [v for v in values if isinstance(v, str) and v in REGISTRY]
+    return step_digest(globals()[step], *parts)
+

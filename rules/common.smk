@@ -5,6 +5,7 @@ import sys
 from prunebench.config import ConfigError, method_params, proxy_plan, validate_config
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
+from prunebench.pipeline import step_code
 from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
 try:
@@ -27,6 +28,14 @@ wildcard_constraints:
     fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
     arch="|".join(ARCHS),
     repeat=r"[1-9]\d*",
+
+
+def code(step, per_method=False):
+    """The library code a rule's step runs, as a param: when it changes, Snakemake's params trigger reruns the
+    rule. Per method, only that method's modules count (and the step's own), not the other methods'."""
+    if per_method:
+        return lambda wildcards: step_code(step, wildcards.method, method_params(CFG, wildcards.method))
+    return step_code(step)
 
 
 def method_fractions(method):

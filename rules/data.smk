@@ -2,6 +2,7 @@ rule prepare_data:
     output:
         directory(f"{OUT}/data"),
     params:
+        code=code("prepare_data"),
         dataset=CFG["dataset"],
     threads: 8  # image folders decode in parallel; capped by --cores (and the SLURM profile's set-threads)
     log:
@@ -20,6 +21,7 @@ rule make_split:
     output:
         f"{OUT}/split/seed{{seed}}.parquet",
     params:
+        code=code("make_split"),
         split=CFG["split"],
     log:
         f"{OUT}/logs/make_split/seed{{seed}}.log",

@@ -8,6 +8,7 @@ rule train_proxy:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
         models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
     params:
+        code=code("train_proxy"),
         proxy=CFG["proxy"],
         device=CFG["device"],
         out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
@@ -34,6 +35,7 @@ rule train_proxy_repeat:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
         models=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
     params:
+        code=code("train_proxy"),
         proxy=CFG["proxy"],
         device=CFG["device"],
         out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",

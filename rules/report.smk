@@ -4,6 +4,8 @@ rule aggregate:
     output:
         parquet=f"{OUT}/results.parquet",
         csv=f"{OUT}/results.csv",
+    params:
+        code=code("aggregate"),
     log:
         f"{OUT}/logs/aggregate.log",
     benchmark:
@@ -40,6 +42,7 @@ rule report:
         ),
         svg=[f"{OUT}/report/{name}.svg" for name in REPORT_FIGURES],
     params:
+        code=code("report"),
         config=CFG,
         proxy_dir=f"{OUT}/proxy",
     log:

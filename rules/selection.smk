@@ -4,6 +4,7 @@ rule score:
     output:
         f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
     params:
+        code=code("score", per_method=True),
         method_params=lambda wildcards: method_params(CFG, wildcards.method),
         plan=PLAN,
         proxy_dir=proxy_dir,
@@ -24,6 +25,7 @@ rule select:
     output:
         f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
     params:
+        code=code("select", per_method=True),
         proxy_dir=proxy_dir,
     log:
         f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",

@@ -5,6 +5,7 @@ rule train_target:
     output:
         f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
     params:
+        code=code("train_target"),
         target=CFG["target"],
         device=CFG["device"],
         proxy_arch=CFG["proxy"]["arch"],
