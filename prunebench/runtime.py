@@ -24,8 +24,10 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
         os.environ[variable] = str(max(1, int(threads)))
 
 
-def run_step(step, log_path: str | None, threads: int = 1, **kwargs) -> None:
-    """Run one pipeline step; a known failure ends the process with one line naming what is wrong."""
+def run_step(step, log_path: str | None, threads: int = 1, /, **kwargs) -> None:
+    """Run one pipeline step; a known failure ends the process with one line naming what is wrong.
+
+    `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`."""
     setup(log_path, threads)
     try:
         step(**kwargs)
