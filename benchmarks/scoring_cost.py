@@ -74,7 +74,7 @@ def main() -> None:
             jobs = [job_seconds(bench / "score" / name / f"seed{args.seed}.tsv")] + [
                 job_seconds(bench / "select" / name / repr(float(f)) / f"seed{args.seed}.tsv") for f in fractions]
             job_total = f"{sum(jobs):9.1f}" if None not in jobs else f"{'-':>9}"
-            probing = method.needs_images
+            probing = method.needs_images(params, plan)
             verdict = "reported" if probing else ("ok" if share < 0.05 else "MISSED")
             print(f"{name:<18}{scored:>9.2f}{selected:>10.2f}{share:>8.1%}{job_total}  {verdict}")
 

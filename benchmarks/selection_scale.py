@@ -109,12 +109,11 @@ def _budget_orders(name):
     """Greedy methods run only to each class's budget (the library's array functions, not the score step)."""
     def run(signals, p, fraction):
         from prunebench.methods import geometry, gradients, submodular
-        from prunebench.methods.kernels import cosine_similarity, errors, groups
-        from prunebench.methods.selectors import _group_budgets
+        from prunebench.methods.kernels import cosine_similarity, errors, group_budgets, groups
         h_all = signals.snapshot(0, "embedding")
         z_all = signals.snapshot(0, "logits") if name not in ("herding", "kcenter") else None
         picks = []
-        for g, (rows, k) in enumerate(zip(groups(signals.labels, True), _group_budgets(signals.labels, True, fraction))):
+        for g, (rows, k) in enumerate(zip(groups(signals.labels, True), group_budgets(signals.labels, True, fraction))):
             h = np.asarray(h_all[rows], np.float32)
             if name == "glister":
                 query = np.flatnonzero(signals.query_labels == signals.labels[rows[0]])

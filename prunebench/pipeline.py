@@ -19,7 +19,7 @@ from . import store
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
-from .selection import SUBSET_COLUMNS, select_rows, selection_rng, subset_table
+from .selection import SUBSET_COLUMNS, check_fraction, select_rows, selection_rng, subset_table
 from .signals import Signals
 from .splits import SPLIT_COLUMNS, rows_of
 from .splits import make_split as draw_split
@@ -124,12 +124,11 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     method = get_method(meta["method"])
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     index, labels = columns["index"], columns["label"]
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     weights = None
     if method.subset is None:
         rows = select_rows(columns["score"], labels, index, fraction, meta["keep"], meta["balanced"])
     else:
+        check_fraction(fraction)
         signals = Signals(_read_split(split_path), proxy_dir) if split_path else None
         rows, weights = method.subset(columns, fraction, meta["params"], selection_rng(meta["seed"], method.name,
                                                                                        fraction), signals)

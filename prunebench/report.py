@@ -516,14 +516,6 @@ table.summary tbody th{text-align:left}table.summary tbody tr:nth-child(even){ba
 nav a{margin-right:1em}"""
 
 
-@dataclass
-class _Figure:
-    name: str
-    title: str
-    caption: str
-    png: bytes
-
-
 def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, costs: pd.DataFrame | None = None,
                  subsets: SubsetStats | None = None) -> Path:
     """Write every figure (PNG + SVG), summary.md and the self-contained index.html into `folder`; return the page.
@@ -542,13 +534,11 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
 
     def add_figure(fig, name, title, caption):
         png = _save(fig, folder, name)
-        figure = _Figure(name, title, caption, png)
         html_parts.append(
             f"<h3 id='{name}'>{html.escape(title)}</h3>"
             f"<img alt='{html.escape(title)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
             f"<p class='note'>{html.escape(caption)} <a href='{name}.svg'>SVG</a></p>")
         md_parts.append(f"### {title}\n\n![{title}]({name}.png)\n\n{caption}\n")
-        return figure
 
     def add_table(table: Table, title: str, caption: str):
         html_parts.append(f"<h3>{html.escape(title)}</h3>{table.html()}<p class='note'>{html.escape(caption)}</p>")

@@ -21,6 +21,11 @@ def preference_order(scores: np.ndarray, index: np.ndarray, keep: str = "highest
     return np.lexsort((index, key))
 
 
+def check_fraction(fraction: float) -> None:
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+
+
 def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fraction: float,
                 keep: str = "highest", balanced: bool = True) -> np.ndarray:
     """Rows of the chosen subset, in preference order.
@@ -29,8 +34,7 @@ def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fract
     balanced: per-class budgets round(f * n_c) by largest remainder (total exactly
         round(f * N)); otherwise the top round(f * N) of one global ranking.
     """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    check_fraction(fraction)
     order = preference_order(scores, index, keep)
     if not balanced:
         return order[:total_budget(len(order), fraction)]

@@ -41,6 +41,11 @@ def model_file(epoch: int, repeat: int = 0) -> str:
     return _in_repeat(f"model_epoch{epoch}.pt", repeat)
 
 
+def is_model_file(name: str) -> bool:
+    """Whether a proxy output named by model_file holds weights (a method reading one probes the model)."""
+    return Path(name).name.startswith("model_epoch")
+
+
 class Signals:
     """What a method may score from: pool labels always, logged signals on demand.
 

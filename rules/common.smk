@@ -59,12 +59,13 @@ def proxy_dir(wildcards):
 def proxy_inputs(wildcards):
     """The split, plus only the proxy outputs this method reads (none for label-only methods)."""
     method = get_method(wildcards.method)
-    files = method.proxy_files(method_params(CFG, wildcards.method), PLAN)
+    params = method_params(CFG, wildcards.method)
+    files = method.proxy_files(params, PLAN)
     inputs = {
         "split": f"{OUT}/split/seed{wildcards.seed}.parquet",
         "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in files],
     }
-    if method.needs_images:
+    if method.needs_images(params, PLAN):
         inputs["data"] = f"{OUT}/data"
     return inputs
 

@@ -27,27 +27,11 @@ rule train_proxy:
 
 
 # independent short proxy runs (their own initialisation) for methods averaged over runs: EL2N, GraNd
-rule train_proxy_repeat:
-    input:
-        data=f"{OUT}/data",
-        split=f"{OUT}/split/seed{{seed}}.parquet",
+use rule train_proxy as train_proxy_repeat with:
     output:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
         models=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
-    params:
-        code=code("train_proxy"),
-        proxy=CFG["proxy"],
-        device=CFG["device"],
-        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=120,
     log:
         f"{OUT}/logs/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.tsv"
-    conda:
-        "../envs/prunebench.yaml"
-    script:
-        "../workflow_scripts/train_proxy.py"

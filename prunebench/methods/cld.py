@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import method, min_epochs
+
 
 def _zscore_rows(x: np.ndarray) -> np.ndarray:
     """Population z-score of each row; a constant row becomes zeros (std 0 is replaced by 1)."""
@@ -37,3 +39,9 @@ def cld_scores(pool_loss: np.ndarray, labels: np.ndarray, query_loss: np.ndarray
             deltas = _zscore_rows(np.diff(pool_loss[rows].astype(np.float64), axis=1))
             scores[rows] = deltas @ reference / len(reference)
     return scores
+
+
+@method("cld", family="training dynamics", paper="Nagaraj et al., TMLR 2025 (arXiv 2508.20230)",
+        signals=("eval.loss", "query.eval.loss"), requires=min_epochs(3))
+def _cld(s, p, seed, plan):
+    return cld_scores(s.eval("loss"), s.labels, s.eval("loss", "query"), s.query_labels)

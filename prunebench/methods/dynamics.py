@@ -1,14 +1,33 @@
 """Scores from per-epoch training dynamics: Forgetting, AUM, EL2N, GraNd (last layer), Dyn-Unc, DUAL, TDDS.
 
 Every function takes logged arrays with one row per sample and one column per
-epoch (or per repeat) and returns one float64 score per sample.
+epoch (or per repeat) and returns one float64 score per sample. Their registry
+entries (and CCS's, which stratifies any of these scores) are at the end.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import probabilities
+from ..signals import KL_SHIFT
+from . import probabilities, sampling
+from .registry import (
+    REPEATS,
+    Param,
+    compat_param,
+    difficulty_files,
+    difficulty_method,
+    difficulty_params,
+    difficulty_problems,
+    difficulty_scores,
+    epoch_param,
+    method,
+    min_epochs,
+    model_files,
+    repeats,
+    snapshot_epoch,
+    snapshot_files,
+)
 
 
 def forgetting_scores(correct: np.ndarray, never_learned: str = "max") -> np.ndarray:
@@ -124,3 +143,100 @@ def tdds_scores(kl_shift: np.ndarray, window: int = 10, decay: float = 0.9) -> n
     weights = decay * (1.0 - decay) ** (n_windows - 1 - np.arange(n_windows))
     # ||a - mean(a)||_2 over each window's J - 1 contributions is sqrt(J - 1) times their population std
     return _by_blocks(lambda a: _window_stats(a, window - 1)[1] @ weights * np.sqrt(window - 1), kl_shift)
+
+
+# ---- registry entries ----
+
+@method("forgetting", family="training dynamics", paper="Toneva et al., ICLR 2019", signals=("train.correct",),
+        requires=min_epochs(2),
+        parameters={"compat": compat_param("never-learned samples count 0 instead of the maximum")})
+def _forgetting(s, p, seed, plan):
+    return forgetting_scores(s.train("correct"), "zero" if p["compat"] == "deepcore" else "max")
+
+
+@method("el2n", family="training dynamics", paper="Paul et al., NeurIPS 2021", signals=("snapshot.logits",),
+        balanced=False, parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS},
+        files=lambda p, plan: snapshot_files(p, plan, repeated=True))
+def _el2n(s, p, seed, plan):
+    epoch = snapshot_epoch(p, plan)
+    return el2n_scores([s.snapshot(epoch, "logits", r) for r in range(repeats(p, plan))], s.labels)
+
+
+@method("grand", family="gradient", paper="Paul et al., NeurIPS 2021", signals=("snapshot.logits", "snapshot.embedding"),
+        parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS,
+                    "form": Param.choice("last_layer", "'last_layer' (factored [e, e(x)h] norm, DeepCore) or 'full' "
+                                                       "(every weight, the paper)", ("last_layer", "full"))},
+        files=lambda p, plan: snapshot_files(p, plan, True) + (model_files(p, plan, True) if p["form"] == "full"
+                                                                else []))
+def _grand(s, p, seed, plan):
+    epoch, runs = snapshot_epoch(p, plan), range(repeats(p, plan))
+    if p["form"] == "full":
+        from .probing import full_gradient_norms, probe
+        return np.mean([full_gradient_norms(*probe(s, plan, epoch, r)) for r in runs], axis=0)
+    return grand_last_layer_scores([s.snapshot(epoch, "logits", r) for r in runs],
+                                   [s.snapshot(epoch, "embedding", r) for r in runs], s.labels)
+
+
+@method("aum", family="training dynamics", paper="Pleiss et al., NeurIPS 2020", signals=("train.margin",),
+        keep="lowest", balanced=False)
+def _aum(s, p, seed, plan):
+    return aum_scores(s.train("margin"))
+
+
+def _window(available, what: str) -> Param:
+    """A sliding window J of at least 2 epochs, no longer than the `available(params, plan)` epochs it slides over."""
+    return Param.integer(10, "sliding window J in epochs", 2, lambda p, plan: max(available(p, plan), 2),
+                         lambda p, plan: f" (a window longer than the {what} of {available(p, plan)} epochs cannot slide)")
+
+
+@method("dyn_unc", family="training dynamics", paper="He et al., 2023 (arXiv 2306.05175)", signals=("train.p_true",),
+        balanced=False, parameters={"window": _window(lambda p, plan: plan.epochs, "proxy log")})
+def _dyn_unc(s, p, seed, plan):
+    return dyn_unc_scores(s.train("p_true"), p["window"])
+
+
+def _dual_subset(scored, fraction, p, rng, signals):
+    if p["sampling"] == "top":
+        from ..selection import select_rows
+        return select_rows(scored["score"], scored["label"], scored["index"], fraction, "highest", p["balanced"]), None
+    if p["balanced"]:
+        return sampling.per_class(lambda rows, k: rows[sampling.beta_sample_rows(
+            scored["score"][rows], scored["mean_p_true"][rows], k / len(rows), p["c_d"], rng)], scored["label"],
+            fraction), None
+    return sampling.beta_sample_rows(scored["score"], scored["mean_p_true"], fraction, p["c_d"], rng), None
+
+
+@method("dual", family="training dynamics", paper="Cho et al., ICML 2025", signals=("train.p_true",), balanced=False,
+        parameters={"epochs": Param.integer(30, "early epochs scored (T)", 2, lambda p, plan: plan.epochs,
+                                            " (the early epochs DUAL scores; proxy.epochs)"),
+                    "window": _window(lambda p, plan: p["epochs"], "scored trajectory"),
+                    "c_d": Param.number(4, "Beta sampling's pruning-ratio exponent", 0, float("inf")),
+                    "sampling": Param.choice("beta", "'beta' (the paper) or 'top' (top-k)", ("beta", "top"))},
+        subset=_dual_subset)
+def _dual(s, p, seed, plan):
+    p_true = s.train("p_true")[:, :p["epochs"]]
+    return {"score": dual_scores(p_true, p["window"]), "mean_p_true": p_true.mean(axis=1, dtype=np.float64)}
+
+
+@method("tdds", family="training dynamics", paper="Zhang et al., CVPR 2024", signals=(f"train.{KL_SHIFT}",),
+        balanced=False,
+        requires=lambda plan: None if plan.log_kl_shift else
+        "needs the per-epoch KL term of the training pass; set proxy.log_kl_shift: true",
+        parameters={"epochs": Param.integer(10, "trajectory length T", 3, lambda p, plan: plan.epochs,
+                                            " (TDDS's trajectory length T; proxy.epochs)"),
+                    "window": Param.integer(10, "window J in epochs", 3, lambda p, plan: p["epochs"],
+                                            " (window J <= trajectory length T)"),
+                    "decay": Param.number(0.9, "EMA decay beta", 0, 1, closed=True)})
+def _tdds(s, p, seed, plan):
+    # column t of kl_shift compares epoch t with epoch t - 1; column 0 has no predecessor
+    return tdds_scores(s.train(KL_SHIFT)[:, 1:p["epochs"]], p["window"], p["decay"])
+
+
+@method("ccs", family="training dynamics", paper="Zheng et al., ICLR 2023",
+        signals=("a difficulty score (aum by default)",), keep="lowest", balanced=False,
+        parameters={**difficulty_params("difficulty score"), **sampling.STRATA_PARAMS},
+        files=difficulty_files, check=difficulty_problems,
+        subset=lambda scored, fraction, p, rng, signals: (
+            sampling.stratified(scored, fraction, p, rng, difficulty_method(p)[1]["keep"]), None))
+def _ccs(s, p, seed, plan):
+    return difficulty_scores(s, p, seed, plan)[0]

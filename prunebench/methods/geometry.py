@@ -10,7 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import as_f32, groups, knn, single_blas_thread, softmax
+from .kernels import MAX_CLASS, as_f32, check_group_size, group_rng, groups, knn, order_scores, single_blas_thread, softmax
+from .registry import (
+    Param,
+    compat_param,
+    difficulty_files,
+    difficulty_params,
+    difficulty_problems,
+    difficulty_scores,
+    epoch_param,
+    method,
+    snapshot_epoch,
+    snapshot_files,
+)
 
 PROB_FLOOR = 1e-12  # probabilities are clamped here before logs (DeepCore's Cal and CD can produce inf/NaN)
 
@@ -180,3 +192,87 @@ def d2_order(h: np.ndarray, difficulty: np.ndarray, neighbours: int = 5, gamma_f
         score[nbrs[i]] -= w_rev[i] * score[i]  # already picked rows stay at -inf
         score[i] = -np.inf
     return np.concatenate([kept[order], dropped[::-1]])
+
+
+# ---- registry entries ----
+
+EMB = ("snapshot.embedding",)
+
+
+def _embedding(s, p, plan) -> np.ndarray:
+    return s.snapshot(snapshot_epoch(p, plan), "embedding")
+
+
+@method("herding", family="geometry", paper="Welling, ICML 2009 (DeepCore)", signals=EMB,
+        parameters={"epoch": epoch_param(), "max_class": MAX_CLASS,
+                    "compat": compat_param("pick the farthest point from the herding target (argmax)")})
+def _herding(s, p, seed, plan):
+    check_group_size("herding", s.labels, p["balanced"], p["max_class"])
+    h = _embedding(s, p, plan)
+    parts = [(rows, herding_order(h[rows], farthest=p["compat"] == "deepcore"))
+             for rows in groups(s.labels, p["balanced"])]
+    return order_scores(len(s.labels), parts)
+
+
+@method("kcenter", family="geometry", paper="Sener & Savarese, ICLR 2018", signals=EMB,
+        parameters={"epoch": epoch_param(), "max_class": MAX_CLASS})
+def _kcenter(s, p, seed, plan):
+    check_group_size("kcenter", s.labels, p["balanced"], p["max_class"])
+    h = _embedding(s, p, plan)
+    parts = [(rows, kcenter_order(h[rows], int(group_rng(seed, "kcenter", g).integers(len(rows)))))
+             for g, rows in enumerate(groups(s.labels, p["balanced"]))]
+    return order_scores(len(s.labels), parts)
+
+
+@method("moderate", family="geometry", paper="Xia et al., ICLR 2023", signals=EMB, balanced=False,
+        parameters={"epoch": epoch_param()})
+def _moderate(s, p, seed, plan):
+    return moderate_scores(_embedding(s, p, plan), s.labels, groups(s.labels, p["balanced"]))
+
+
+@method("d2_pruning", family="geometry", paper="Maharana et al., ICLR 2024",
+        signals=("snapshot.embedding", "a difficulty score"),
+        parameters={"epoch": epoch_param(), **difficulty_params("difficulty score (its preferred end = hard)"),
+                    "neighbors": Param.integer(5, "k of the kNN graph (D2's README: 5)", 1, 1000),
+                    "gamma_forward": Param.number(1.0, "forward message weight exp(-gamma d) (code) or exp(-gamma d^2) "
+                                                       "(paper)", 0, float("inf")),
+                    "gamma_reverse": Param.number(0.1, "reverse suppression weight, same kernel (README: 0.1)", 0,
+                                                  float("inf")),
+                    "kernel": Param.choice("code", "'code' (exp(-gamma d), the released code) or 'paper' "
+                                                   "(exp(-gamma d^2))", ("code", "paper")),
+                    "cutoff": Param.number(0.0, "hardest share dropped before the graph (D2's mis-ratio; README CIFAR "
+                                                "recipe 0.4)", 0, 1)},
+        files=lambda p, plan: sorted(set(snapshot_files(p, plan)) | set(difficulty_files(p, plan))),
+        check=difficulty_problems)
+def _d2(s, p, seed, plan):
+    base_scores, base_keep = difficulty_scores(s, p, seed, plan)
+    difficulty = base_scores if base_keep == "highest" else -base_scores
+    h = _embedding(s, p, plan)
+    parts = [(rows, d2_order(h[rows], difficulty[rows], p["neighbors"], p["gamma_forward"], p["gamma_reverse"],
+                             p["kernel"], p["cutoff"]))
+             for rows in groups(s.labels, p["balanced"])]
+    return order_scores(len(s.labels), parts)
+
+
+@method("cal", family="geometry", paper="Margatina et al., EMNLP 2021 (DeepCore); kNN in the proxy's embedding space",
+        signals=("snapshot.embedding", "snapshot.logits"),
+        parameters={"epoch": epoch_param(),
+                    "neighbors": Param.integer(10, "nearest neighbours in the proxy's embedding space (no pretrained "
+                                                   "model here)", 1, 1000),
+                    "compat": compat_param("keep the lowest divergence (DeepCore's ascending sort)")})
+def _cal(s, p, seed, plan):
+    epoch = snapshot_epoch(p, plan)
+    h, z = s.snapshot(epoch, "embedding"), s.snapshot(epoch, "logits")
+    scores = np.zeros(len(s.labels))
+    for rows in groups(s.labels, p["balanced"]):
+        scores[rows] = cal_scores(h[rows], z[rows], p["neighbors"])
+    return -scores if p["compat"] == "deepcore" else scores
+
+
+@method("contextual_diversity", family="geometry", paper="Agarwal et al., ECCV 2020 (DeepCore)",
+        signals=("snapshot.logits",), parameters={"epoch": epoch_param()})
+def _contextual_diversity(s, p, seed, plan):
+    z = s.snapshot(snapshot_epoch(p, plan), "logits")
+    parts = [(rows, contextual_diversity_order(z[rows], int(group_rng(seed, "contextual_diversity", g).integers(
+        len(rows))))) for g, rows in enumerate(groups(s.labels, p["balanced"]))]
+    return order_scores(len(s.labels), parts)

@@ -2,6 +2,7 @@
 
 Inputs per selection group: e (n, C) = softmax - onehot and h (n, d) penultimate embeddings;
 the per-sample gradients g_i = [e_i, e_i (x) h_i] are never built (see prunebench.methods.kernels).
+Their registry entries are at the end.
 """
 
 from __future__ import annotations
@@ -12,14 +13,25 @@ import numpy as np
 
 from . import probabilities
 from .kernels import (
+    MAX_CLASS,
+    check_group_size,
     dot_gradient,
+    errors,
     grad_distances,
+    grad_factors,
     grad_gram,
     grad_sq_norms,
+    group_budgets,
+    group_rng,
+    groups,
     mean_gradient,
+    order_scores,
+    prefix,
     single_blas_thread,
+    with_epoch,
 )
-from .submodular import FacilityLocation, greedy
+from .registry import Param, compat_param, epoch_param, method, snapshot_epoch
+from .submodular import GRAD_SIGNALS, GREEDY_PARAMS, FacilityLocation, greedy, greedy_method
 
 
 def craig_similarity(e: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -241,3 +253,100 @@ def glister_order(e, h, val_logits, val_labels, val_h, budget=None, how="lazy", 
         order = np.lexsort((np.arange(n), -values))
         return order[:n if budget is None else budget]
     return greedy(gain, n, n if budget is None else budget, how, rng, epsilon)
+
+
+# ---- registry entries ----
+
+greedy_method("craig", "Mirzasoleiman et al., ICML 2020 (DeepCore)",
+              {"compat": compat_param("weight = 1 + cluster size (DeepCore's off-by-one)")},
+              function="facility_location", similarity=craig_similarity,
+              weigh=lambda e, h, chosen, p: craig_weights(e, h, chosen, plus_one=p["compat"] == "deepcore"))
+
+
+def _gradmatch_target(signals, p, epoch, label_value):
+    """None (the group's own mean gradient) or the mean gradient of the class's query rows."""
+    if p["target"] != "query":
+        return None
+    query = np.flatnonzero(signals.query_labels == label_value) if p["balanced"] else \
+        np.arange(len(signals.query_labels))
+    if len(query) == 0:
+        raise ValueError(f"gradmatch: class {label_value} has no query rows for target='query'")
+    q_logits, q_h = signals.snapshot(epoch, "logits", role="query"), signals.snapshot(epoch, "embedding", role="query")
+    return mean_gradient(errors(q_logits[query], signals.query_labels[query]), np.asarray(q_h[query], np.float32))
+
+
+def _gradmatch_subset(scored, fraction, p, rng, signals):
+    labels = scored["label"]
+    epoch = int(scored["epoch"][0])
+    logits, h = signals.snapshot(epoch, "logits"), signals.snapshot(epoch, "embedding")
+    picks, weights = [], []
+    for rows_g, k in zip(groups(labels, p["balanced"]), group_budgets(labels, p["balanced"], fraction)):
+        e, hg = grad_factors(logits, h, rows_g, labels)
+        target = _gradmatch_target(signals, p, epoch, labels[rows_g[0]])
+        chosen, w = gradmatch_subset(e, hg, k, rng, p["ridge"], target)
+        picks.append(rows_g[chosen])
+        weights.append(w)
+    return np.concatenate(picks), np.concatenate(weights)
+
+
+@method("gradmatch", family="gradient", paper="Killamsetty et al., ICML 2021 (DeepCore one-shot)",
+        signals=GRAD_SIGNALS,
+        parameters={"epoch": epoch_param(), "max_class": MAX_CLASS,
+                    "ridge": Param.number(1.0, "lambda of the ridge term (DeepCore: 1.0)", 1e-12, 1e12),
+                    "target": Param.choice("train", "'train' (the class's mean pool gradient, DeepCore) or 'query' "
+                                                    "(its query-set mean)", ("train", "query"))},
+        subset=_gradmatch_subset, subset_reads_signals=True)
+def _gradmatch(s, p, seed, plan):
+    check_group_size("gradmatch", s.labels, p["balanced"], p["max_class"])
+    epoch = snapshot_epoch(p, plan)
+    logits, h = s.snapshot(epoch, "logits"), s.snapshot(epoch, "embedding")
+    scores = np.zeros(len(s.labels))
+    for rows in groups(s.labels, p["balanced"]):
+        e, hg = grad_factors(logits, h, rows, s.labels)
+        target = _gradmatch_target(s, p, epoch, s.labels[rows[0]])
+        bias, weight = mean_gradient(e, hg) if target is None else target
+        scores[rows] = dot_gradient(e, hg, bias, weight)  # OMP's first-pick criterion
+    return with_epoch(scores, epoch)
+
+
+def _glister_orders(s, p, epoch, seed, budgets=None, rng=None):
+    logits, h = s.snapshot(epoch, "logits"), s.snapshot(epoch, "embedding")
+    deepcore = p["compat"] == "deepcore"
+    if not deepcore:
+        q_logits, q_h = s.snapshot(epoch, "logits", role="query"), s.snapshot(epoch, "embedding", role="query")
+    out = []
+    for g, rows in enumerate(groups(s.labels, p["balanced"])):
+        e, hg = grad_factors(logits, h, rows, s.labels)
+        if deepcore:  # DeepCore: the training rows are the validation set, and the update is never applied
+            val = (logits[rows], s.labels[rows], hg)
+        else:
+            query = np.flatnonzero(s.query_labels == s.labels[rows[0]]) if p["balanced"] else \
+                np.arange(len(s.query_labels))
+            if len(query) == 0:
+                raise ValueError(f"glister: class {s.labels[rows[0]]} has no query rows to validate on")
+            val = (q_logits[query], s.query_labels[query], np.asarray(q_h[query], np.float32))
+        budget = None if budgets is None else budgets[g]
+        order = glister_order(e, hg, *val, budget=budget, how=p["greedy"],
+                              rng=rng if rng is not None else group_rng(seed, "glister", g),
+                              epsilon=p["epsilon"], eta=p["eta"], update=not deepcore)
+        out.append((rows, order))
+    return out
+
+
+def _glister_subset(scored, fraction, p, rng, signals):
+    if p["greedy"] != "stochastic" or p["compat"] == "deepcore":
+        return prefix(scored, fraction, p), None
+    budgets = group_budgets(scored["label"], p["balanced"], fraction)
+    parts = _glister_orders(signals, p, int(scored["epoch"][0]), 0, budgets, rng)
+    return np.concatenate([rows[order] for rows, order in parts]), None
+
+
+@method("glister", family="gradient", paper="Killamsetty et al., AAAI 2021 (DeepCore one-shot)",
+        signals=GRAD_SIGNALS + ("query snapshot.logits", "query snapshot.embedding"),
+        parameters={"epoch": epoch_param(), **GREEDY_PARAMS,
+                    "eta": Param.number(0.1, "step of the one-step last-layer update (DeepCore: the lr, 0.1)", 0, 1e6),
+                    "compat": compat_param("no update, pool as validation set (a static top-k)")},
+        subset=_glister_subset, subset_reads_signals=True)
+def _glister(s, p, seed, plan):
+    epoch = snapshot_epoch(p, plan)
+    return with_epoch(order_scores(len(s.labels), _glister_orders(s, p, epoch, seed)), epoch)

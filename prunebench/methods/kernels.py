@@ -16,7 +16,10 @@ import zlib
 
 import numpy as np
 
+from ..budgets import class_budgets, total_budget
+from ..selection import select_rows
 from . import probabilities
+from .registry import Param
 
 BLOCK = 2048  # rows per block of a similarity: temporaries stay at BLOCK * n float32
 
@@ -220,3 +223,32 @@ def single_blas_thread():
         yield
     finally:
         setter(before)
+
+
+# ---- glue shared by the geometry and gradient registry entries ----
+
+MAX_CLASS = Param.integer(16_384, "largest selection group (a class, or the pool when not balanced) the n x n "
+                                  "similarity may take", 2, 10_000_000)  # 16,384: an n x n float32 of 1 GiB
+
+
+def grad_factors(logits: np.ndarray, h: np.ndarray, rows: np.ndarray, labels: np.ndarray):
+    """The factors (e, h) of the last-layer gradients of `rows`."""
+    return errors(logits[rows], labels[rows]), np.asarray(h[rows], np.float32)
+
+
+def group_budgets(labels: np.ndarray, balanced: bool, fraction: float) -> list[int]:
+    """The budget of each selection group of `groups(labels, balanced)` at `fraction`."""
+    if not balanced:
+        return [total_budget(len(labels), fraction)]
+    _, counts = np.unique(labels, return_counts=True)
+    return [int(k) for k in class_budgets(counts, fraction)]
+
+
+def with_epoch(scores: np.ndarray, epoch: int) -> dict:
+    """The score column plus the snapshot epoch read, which a per-fraction sampler reads again."""
+    return {"score": scores, "epoch": np.full(len(scores), float(epoch))}
+
+
+def prefix(scored: dict, fraction: float, p: dict) -> np.ndarray:
+    """The top of the score table's ranking at `fraction`: a greedy order's prefix."""
+    return select_rows(scored["score"], scored["label"], scored["index"], fraction, p["keep"], p["balanced"])

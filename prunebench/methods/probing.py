@@ -2,19 +2,28 @@
 
 Each takes a trained Classifier and the pool as a DeviceData (normalised images,
 given labels) and works in batches on the model's device. Distances are in the
-normalised input space the model sees.
+normalised input space the model sees. torch is imported inside the functions, so the
+registry entries at the end cost nothing to import.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
-from ..training import DeviceData
+import numpy as np
+
+from .registry import Param, epoch_param, method, snapshot_epoch
+from .sampling import STRATA_PARAMS, stratified
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..training import DeviceData
 
 
 def _batches(data: DeviceData, batch_size: int):
+    import torch
+
     for start in range(0, len(data), batch_size):
         yield data.batch(torch.arange(start, min(start + batch_size, len(data)), device=data.device))
 
@@ -33,6 +42,8 @@ def deepfool_scores(model: torch.nn.Module, data: DeviceData, max_iter: int = 50
     that never flip keep the distance accumulated so far (they are far anyway).
     overshoot: 0 as in DeepCore; the original DeepFool uses 0.02.
     """
+    import torch
+
     model.eval()
     scores = []
     for x0, _ in _batches(data, batch_size):
@@ -67,6 +78,9 @@ def deepfool_scores(model: torch.nn.Module, data: DeviceData, max_iter: int = 50
 
 
 def _input_loss_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    import torch
+    import torch.nn.functional as F
+
     x = x.detach().requires_grad_(True)
     loss = F.cross_entropy(model(x), y, reduction="sum")
     return torch.autograd.grad(loss, x)[0]
@@ -80,6 +94,8 @@ def slocurv_scores(model: torch.nn.Module, data: DeviceData, step: float = 1e-3,
     an estimate of tr(H^2) of the input Hessian. Keep the lowest.
     step: h. probes: n. seed: fixes the probe directions.
     """
+    import torch
+
     model.eval()
     generator = torch.Generator(device=data.device)
     generator.manual_seed(seed)
@@ -103,6 +119,8 @@ def boundary_steps(model: torch.nn.Module, data: DeviceData, step: float = 0.1, 
     sample toward the boundary of the trained model and use how far it had to go as the
     difficulty. Low = near the boundary (hard).
     """
+    import torch
+
     model.eval()
     scores = []
     for x0, y in _batches(data, batch_size):
@@ -125,6 +143,8 @@ def boundary_steps(model: torch.nn.Module, data: DeviceData, step: float = 0.1, 
 
 def full_gradient_norms(model: torch.nn.Module, data: DeviceData, batch_size: int = 128) -> np.ndarray:
     """||grad_w l(x, y)||_2 over every parameter, per sample (GraNd's paper form), with eval-mode BatchNorm."""
+    import torch
+    import torch.nn.functional as F
     from torch.func import functional_call, grad, vmap
 
     model.eval()
@@ -140,3 +160,50 @@ def full_gradient_norms(model: torch.nn.Module, data: DeviceData, batch_size: in
         grads = per_sample(params, x, y)
         norms.append(sum(_flat_norm_sq(g).double() for g in grads.values()).sqrt())
     return torch.cat(norms).cpu().numpy()
+
+
+# ---- registry entries ----
+
+def probe(s, plan, epoch: int, repeat: int = 0):
+    """The proxy model after `epoch` and the pool as normalised images, on the configured device."""
+    import torch
+
+    from ..models import build_model
+    from ..training import DeviceData, resolve_device
+
+    device = resolve_device(s.device)
+    data, meta = s.images()
+    shape = data.train_images.shape
+    model = build_model(plan.arch, shape[3], data.num_classes, shape[1], seed=0)
+    model.load_state_dict(torch.load(s.model_path(epoch, repeat), map_location="cpu", weights_only=True))
+    return model.to(device), DeviceData(data.train_images[s.index], s.labels, meta["mean"], meta["std"], device)
+
+
+PROBES = ("model", "images")
+
+
+@method("deepfool", family="model probing", paper="Ducoffe & Precioso, 2018 (DeepCore)", signals=PROBES,
+        keep="lowest",
+        parameters={"epoch": epoch_param(),
+                    "max_iter": Param.integer(50, "DeepFool iterations per sample", 1, 1000),
+                    "overshoot": Param.number(0.0, "step overshoot (0 in DeepCore, 0.02 in DeepFool)", 0.0, 1.0)})
+def _deepfool(s, p, seed, plan):
+    return deepfool_scores(*probe(s, plan, snapshot_epoch(p, plan)), p["max_iter"], p["overshoot"])
+
+
+@method("slocurv", family="model probing", paper="Garg & Roy, CVPR 2023", signals=PROBES, keep="lowest",
+        parameters={"epoch": epoch_param(), "step": Param.number(1e-3, "finite-difference step h", 1e-8, 1.0),
+                    "probes": Param.integer(10, "Rademacher probes n", 1, 1000)})
+def _slocurv(s, p, seed, plan):
+    return slocurv_scores(*probe(s, plan, snapshot_epoch(p, plan)), p["step"], p["probes"], seed)
+
+
+@method("boundary_ccs", family="model probing", paper="Yang et al., ICML 2024 (our reading; no public code)",
+        signals=PROBES, keep="lowest", balanced=False,
+        parameters={"epoch": epoch_param(),
+                    "step": Param.number(0.1, "L2 step toward the boundary (normalised input units)", 1e-6, 100.0),
+                    "max_steps": Param.integer(50, "steps before giving up", 1, 10_000), **STRATA_PARAMS},
+        # fewest steps to the boundary = hardest
+        subset=lambda scored, fraction, p, rng, signals: (stratified(scored, fraction, p, rng, "lowest"), None))
+def _boundary(s, p, seed, plan):
+    return boundary_steps(*probe(s, plan, snapshot_epoch(p, plan)), p["step"], p["max_steps"])

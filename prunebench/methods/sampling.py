@@ -10,6 +10,13 @@ import math
 import numpy as np
 
 from ..budgets import class_budgets, total_budget
+from ..selection import preference_order
+from .registry import Param
+
+# CCS's stratified sampling, shared by CCS and BoundarySet-CCS
+STRATA_PARAMS = {"cutoff": Param.number(0.1, "hardest share dropped first (CCS's beta, in [0, 1))", 0, 1),
+                 "strata": Param.integer(50, "equal-width score strata sampled with CCS's budget allocation", 1,
+                                         10_000)}
 
 
 def allocate_strata(sizes: np.ndarray, budget: int) -> np.ndarray:
@@ -97,3 +104,15 @@ def per_class(sample, labels: np.ndarray, fraction: float) -> np.ndarray:
     classes, counts = np.unique(labels, return_counts=True)
     picks = [sample(np.flatnonzero(labels == c), int(k)) for c, k in zip(classes, class_budgets(counts, fraction))]
     return np.concatenate(picks)
+
+
+def stratified(scored: dict, fraction: float, p: dict, rng: np.random.Generator, hardest: str) -> np.ndarray:
+    """CCS sampling of a score table at `fraction` (per class when balanced); `hardest`: the end of the
+    scores ('highest' or 'lowest') where the hardest samples are, dropped first by the cutoff."""
+    def sample(rows, budget):
+        hardest_first = preference_order(scored["score"][rows], scored["index"][rows], hardest)
+        return rows[ccs_rows(scored["score"][rows], budget, hardest_first, p["cutoff"], p["strata"], rng)]
+
+    if p["balanced"]:
+        return per_class(sample, scored["label"], fraction)
+    return sample(np.arange(len(scored["score"])), total_budget(len(scored["score"]), fraction))

@@ -5,7 +5,8 @@ Log-Determinant gain as the Schur complement the function defines).
 An objective exposes `gains(rows)`, the marginal gain of adding each row to the current set,
 and `add(row)`. The optimisers return the picks in greedy order; naive and lazy greedy give
 the same order whatever the budget (a prefix serves every fraction), stochastic greedy's
-sample size depends on the budget.
+sample size depends on the budget. The registry entries at the end run these greedy methods on
+last-layer gradient similarities (CRAIG's in prunebench.methods.gradients uses the same glue).
 """
 
 from __future__ import annotations
@@ -15,7 +16,20 @@ import math
 
 import numpy as np
 
-from .kernels import single_blas_thread
+from .kernels import (
+    MAX_CLASS,
+    check_group_size,
+    cosine_similarity,
+    grad_factors,
+    group_budgets,
+    group_rng,
+    groups,
+    order_scores,
+    prefix,
+    single_blas_thread,
+    with_epoch,
+)
+from .registry import Method, Param, epoch_param, register, snapshot_epoch
 
 GREEDY = ("naive", "lazy", "stochastic")
 CHUNK = 256  # candidate rows per gains() call in naive greedy: temporaries stay at CHUNK x n
@@ -182,3 +196,74 @@ def objective(function: str, sim: np.ndarray, lam: float = 1.0, ridge: float = 1
     if function == "log_determinant":
         return LogDeterminant(sim, ridge, capacity)
     raise ValueError(f"unknown submodular function {function!r}; known: {', '.join(FUNCTIONS)}")
+
+
+# ---- registry entries: greedy selection on per-group gradient similarities ----
+
+GREEDY_PARAMS = {
+    "greedy": Param.choice("lazy", "greedy optimiser: 'lazy' (DeepCore's default), 'naive' or 'stochastic' "
+                                   "(per fraction)", GREEDY),
+    "epsilon": Param.number(0.01, "stochastic greedy samples ceil(n / k ln(1 / epsilon)) rows per step "
+                                  "(DeepCore: 0.9)", 1e-12, 1),
+}
+GRAD_SIGNALS = ("snapshot.logits", "snapshot.embedding")
+PAPER = "Iyer et al., ALT 2021 (DeepCore's Submodular)"
+
+
+def greedy_method(name: str, paper: str, parameters: dict | None = None, function: str | None = None,
+                  similarity=cosine_similarity, weigh=None, per_fraction: bool = False) -> Method:
+    """A method that greedily maximises `function` on `similarity(e, h)` per selection group.
+
+    Lazy/naive greedy rank once per seed (score = minus the position in its group's order; every
+    fraction takes a prefix). Stochastic greedy, and per_fraction methods, run at each fraction's
+    budgets in the sampler, which reads the snapshot again. weigh(e, h, chosen, params): subset weights.
+    """
+    function = function or name
+
+    def order(p, e, h, budget, rng):
+        objective_ = objective(function, similarity(e, h), p.get("lam", 1.0), p.get("ridge", 1e-3), budget)
+        return greedy(objective_, len(e), len(e) if budget is None else budget, p["greedy"], rng, p["epsilon"])
+
+    def score(s, p, seed, plan):
+        check_group_size(name, s.labels, p["balanced"], p["max_class"])
+        epoch = snapshot_epoch(p, plan)
+        if per_fraction:  # every fraction runs its own greedy in the sampler; no ranking here
+            return with_epoch(np.zeros(len(s.labels)), epoch)
+        logits, h = s.snapshot(epoch, "logits"), s.snapshot(epoch, "embedding")
+        parts = [(rows, order(p, *grad_factors(logits, h, rows, s.labels), None, group_rng(seed, name, g)))
+                 for g, rows in enumerate(groups(s.labels, p["balanced"]))]
+        return with_epoch(order_scores(len(s.labels), parts), epoch)
+
+    def subset(scored, fraction, p, rng, signals):
+        labels = scored["label"]
+        stochastic = p["greedy"] == "stochastic" or per_fraction
+        if not stochastic and weigh is None:
+            return prefix(scored, fraction, p), None
+        epoch = int(scored["epoch"][0])
+        logits, h = signals.snapshot(epoch, "logits"), signals.snapshot(epoch, "embedding")
+        if not stochastic:
+            rows = prefix(scored, fraction, p)
+        picks, weights = [], []
+        for rows_g, k in zip(groups(labels, p["balanced"]), group_budgets(labels, p["balanced"], fraction)):
+            e, hg = grad_factors(logits, h, rows_g, labels)
+            if stochastic:
+                chosen = order(p, e, hg, k, rng)
+            else:
+                chosen = np.flatnonzero(np.isin(rows_g, rows))
+                chosen = chosen[np.argsort(-scored["score"][rows_g[chosen]], kind="stable")]
+            picks.append(rows_g[chosen])
+            if weigh is not None:
+                weights.append(weigh(e, hg, chosen, p))
+        return np.concatenate(picks), (np.concatenate(weights) if weigh is not None else None)
+
+    return register(Method(
+        name=name, score=score, family="gradient", paper=paper, signals=GRAD_SIGNALS,
+        parameters={"epoch": epoch_param(), "max_class": MAX_CLASS, **GREEDY_PARAMS, **(parameters or {})},
+        subset=subset, subset_reads_signals=True))
+
+
+greedy_method("facility_location", PAPER)
+greedy_method("graph_cut", PAPER, {"lam": Param.number(1.0, "weight lambda of the coverage term", 0, 1e6)})
+# the whole order costs O(n^3) per class; a budget k costs O(n k^2)
+greedy_method("log_determinant", PAPER, {"ridge": Param.number(
+    1e-3, "epsilon added to the kernel's diagonal (Schur-complement gain)", 1e-12, 1e6)}, per_fraction=True)

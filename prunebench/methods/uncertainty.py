@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import probabilities
+from .registry import compat_param, epoch_param, method, snapshot_epoch
 
 
 def least_confidence_scores(logits: np.ndarray) -> np.ndarray:
@@ -36,3 +37,32 @@ def entropy_scores(logits: np.ndarray) -> np.ndarray:
 def margin_scores(logits: np.ndarray) -> np.ndarray:
     """Top-1 minus top-2 probability; keep the lowest (closest call between two classes)."""
     return probabilities.top2_margin(logits)
+
+
+# ---- registry entries ----
+
+def _final_logits(s, p, plan):
+    return s.snapshot(snapshot_epoch(p, plan), "logits")
+
+
+COLEMAN = "Coleman et al., ICLR 2020"
+
+
+@method("least_confidence", family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
+        parameters={"epoch": epoch_param(), "compat": compat_param("rank by the max logit, not the max probability")})
+def _least_confidence(s, p, seed, plan):
+    if p["compat"] == "deepcore":
+        return max_logit_uncertainty(_final_logits(s, p, plan))
+    return least_confidence_scores(_final_logits(s, p, plan))
+
+
+@method("entropy", family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
+        parameters={"epoch": epoch_param()})
+def _entropy(s, p, seed, plan):
+    return entropy_scores(_final_logits(s, p, plan))
+
+
+@method("margin", family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",), keep="lowest",
+        parameters={"epoch": epoch_param()})
+def _margin(s, p, seed, plan):
+    return margin_scores(_final_logits(s, p, plan))
