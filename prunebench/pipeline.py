@@ -27,14 +27,14 @@ from .splits import make_split as draw_split
 log = logging.getLogger(__name__)
 
 
-def prepare_data(dataset: dict, out_dir: str | os.PathLike, threads: int = 1) -> None:
+def prepare_data(dataset: dict, out_dir: str | os.PathLike, workers: int = 1) -> None:
     """Load, verify and cache the dataset described by the config's `dataset` section.
 
-    Image folders are decoded by `threads` threads, straight into the cache.
+    Image folders are decoded by `workers` threads, straight into the cache.
     """
     spec = get_dataset(dataset["name"])
     if spec.prepare is not None:
-        spec.prepare(dataset, out_dir, threads)
+        spec.prepare(dataset, out_dir, workers)
         return
     data = spec.load(dataset["root"], dataset["download_root"], **dataset.get("options", {}))
     verify(data, dataset["name"])

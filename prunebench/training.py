@@ -164,14 +164,14 @@ def load_data(images: np.ndarray, index: np.ndarray, labels: np.ndarray, mean, s
     """The rows `index` of `images` for training or evaluation: held on the device (`memory`), or streamed from
     the (memory-mapped) array (`stream`); `auto` streams when they would take more than a third of the device's
     free memory (the host's, on the CPU)."""
+    size = len(index) * int(np.prod(images.shape[1:]))
+    why = "data: stream"
     if mode == "auto":
-        size = len(index) * int(np.prod(images.shape[1:]))
         free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else _host_memory_available()
         mode = "memory" if size <= free // 3 else "stream"
-        if mode == "stream":
-            log.info("streaming %d images (%.1f GB) from the store: more than a third of the %.1f GB free on %s",
-                     len(index), size / 1e9, free / 1e9, device)
+        why = f"more than a third of the {free / 1e9:.1f} GB free on {device}"
     if mode == "stream":
+        log.info("streaming %d images (%.2f GB) from the store (%s)", len(index), size / 1e9, why)
         return StreamData(images, index, labels, mean, std, device, crop_size)
     return DeviceData(images[index], labels, mean, std, device, crop_size)
 

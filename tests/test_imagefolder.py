@@ -4,6 +4,7 @@ import hashlib
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -31,7 +32,7 @@ def test_decode_resizes_the_short_side_and_crops_the_centre(tmp_path):
 
 def test_image_folder_is_stored_with_labels_classes_and_a_manifest(tmp_path):
     root = make_image_folder(tmp_path / "raw", classes=3)
-    pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data", threads=2)
+    pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data", workers=2)
     data, meta = open_cache(tmp_path / "data")
     assert data.train_images.shape == (24, 16, 16, 3) and data.test_images.shape == (9, 16, 16, 3)
     assert meta["classes"] == ["class0", "class1", "class2"] and meta["crop_size"] == 16 and meta["augment"]
@@ -97,7 +98,7 @@ def test_imagenet_official_archives_are_read_as_torchvision_reads_them(tmp_path,
         list_imagenet(tmp_path / "raw")  # small test archives are not the official files
     # the test archives' MD5s in place of the official ones; everything else is torchvision's real parsing
     monkeypatch.setattr(tvi, "ARCHIVE_META", {k: (name, md5[k]) for k, (name, _) in tvi.ARCHIVE_META.items()})
-    pipeline.prepare_data(dataset("imagenet", tmp_path / "raw"), tmp_path / "data", threads=2)
+    pipeline.prepare_data(dataset("imagenet", tmp_path / "raw"), tmp_path / "data", workers=2)
     data, meta = open_cache(tmp_path / "data")
     assert meta["classes"] == ["n01440764", "n01443537", "n01484850"]
     assert meta["class_words"] == ["tench, Tinca tinca", "goldfish, Carassius auratus", "great white shark"]
@@ -115,3 +116,30 @@ def test_imagenet_official_archives_are_read_as_torchvision_reads_them(tmp_path,
 def test_folder_settings_are_checked(changes, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate_config({"dataset": changes})
+
+
+@pytest.mark.pipeline
+def test_an_image_folder_runs_through_the_workflow_streamed(tmp_path):
+    from conftest import snakemake
+
+    root = make_image_folder(tmp_path / "raw", classes=4, per_class={"train": 20, "test": 5})
+    corrupt_jpeg(root / "train" / "class3" / "019.jpg")
+    config = tmp_path / "folder.yaml"
+    config.write_text(f"""
+dataset: {{name: image_folder, root: {root}, store_size: 72, crop_size: 64, skip_bad_images: true}}
+seeds: [0, 1]
+proxy: {{epochs: 3, batch_size: 16, snapshot_epochs: [], repeats: 1, log_kl_shift: false, data: stream}}
+methods: [random, full, cld, forgetting]
+fractions: [0.5]
+target: {{epochs: 2, batch_size: 16, data: stream}}
+""")
+    snakemake(tmp_path, "--configfile", str(config), "--cores", "2")
+    out = tmp_path / "results" / "image_folder"
+    results = pq.read_table(out / "results.parquet").to_pandas()
+    assert len(results) == 2 * 4 and results["test_accuracy"].between(0, 1).all()
+    assert json.loads((out / "data" / "meta.json").read_text())["skipped_images"] == 1
+    assert "images/s, ETA" in (out / "logs" / "prepare_data.log").read_text()  # once for both seeds
+    for seed in (0, 1):
+        assert "from the store (data: stream)" in (out / "logs" / "train_proxy" / f"seed{seed}.log").read_text()
+    assert "streaming" in (out / "logs" / "train_target" / "small_cnn" / "cld" / "0.5" / "seed0.log").read_text()
+    assert (out / "report" / "index.html").exists()
