@@ -141,7 +141,11 @@ def source_files(*parts) -> list[Path]:
         if is_dataclass(part) and not isinstance(part, type):
             files += source_files(*(getattr(part, f.name) for f in fields(part) if callable(getattr(part, f.name))))
         elif part is not None:
-            files.append(inspect.getsourcefile(getattr(part, "func", part)))  # functools.partial: its function
+            function = getattr(part, "func", part)  # functools.partial: its function
+            files.append(inspect.getsourcefile(function))
+            # a function a factory made (submodular.greedy_method): the functions it was made from, too
+            cells = [c.cell_contents for c in getattr(function, "__closure__", None) or ()]
+            files += source_files(*(c for c in cells if inspect.isfunction(c) and c is not function))
     return [Path(f).resolve() for f in dict.fromkeys(files) if f]
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from .datasets import DATASETS, FOLDER_DATASETS
 from .methods import REGISTRY, ProxyPlan, get_method
+from .plugins import PluginError, load_plugins
 from .settings import TrainSettings
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
@@ -73,8 +74,15 @@ def validate_config(config: dict) -> dict:
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
     cfg = _fill_defaults(copy.deepcopy(config), root, root)
+    try:
+        load_plugins(cfg["plugins"])
+    except PluginError as err:
+        raise ConfigError(f"config: plugins: {err}") from None
 
     dataset = cfg["dataset"]
+    if dataset["name"] not in DATASETS:
+        raise ConfigError(f"config: dataset.name: {dataset['name']!r} is not one of the registered datasets: "
+                          f"{', '.join(DATASETS)}")
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
     folder_keys = ("store_size", "crop_size", "skip_bad_images")

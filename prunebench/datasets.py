@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import re
 import shutil
 import tarfile
 import tempfile
@@ -314,6 +315,25 @@ DATASETS: dict[str, DatasetSpec] = {
                       prepare=_folder(name, lister)) for name, lister in FOLDER_DATASETS.items()),
     ]
 }
+
+
+def register_dataset(name: str, mean: tuple[float, ...], std: tuple[float, ...], augment: bool = False,
+                     default_roots: tuple[str, ...] = ()) -> Callable:
+    """Decorator: register `load(root, download_root, **options) -> ImageData` as dataset `name` (a plugin's).
+
+    mean, std: per-channel normalisation of images scaled to [0, 1]; augment: crop + flip by default.
+    The loader's other keyword parameters are its `dataset.options`.
+    """
+    def decorate(load: Callable[..., ImageData]) -> Callable[..., ImageData]:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ValueError(f"dataset name {name!r} must be lower-case letters, digits and _")
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} is already registered")
+        options = tuple(p.name for p in inspect.signature(load).parameters.values()
+                        if p.name not in ("root", "download_root") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+        DATASETS[name] = DatasetSpec(name, load, tuple(mean), tuple(std), augment, tuple(default_roots), options)
+        return load
+    return decorate
 
 
 def get_dataset(name: str) -> DatasetSpec:

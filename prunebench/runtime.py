@@ -7,6 +7,7 @@ import os
 import sys
 
 from .io import DataError
+from .plugins import load_plugins
 
 
 def setup(log_path: str | None = None, threads: int = 1) -> None:
@@ -24,12 +25,14 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
         os.environ[variable] = str(max(1, int(threads)))
 
 
-def run_step(step, log_path: str | None, threads: int = 1, /, **kwargs) -> None:
+def run_step(step, log_path: str | None, threads: int = 1, /, plugins=(), **kwargs) -> None:
     """Run one pipeline step; a known failure ends the process with one line naming what is wrong.
 
-    `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`."""
+    `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`.
+    `plugins`: the config's plugin modules, imported first (installed plugins always are)."""
     setup(log_path, threads)
     try:
+        load_plugins(plugins)
         step(**kwargs)
     except (DataError, ValueError, KeyError) as err:
         logging.getLogger(step.__module__).error("%s: %s", step.__name__, err)

@@ -1,0 +1,42 @@
+"""Plugins: a user's modules that register methods, datasets and architectures without editing prunebench.
+
+A plugin is any importable module that, when imported, registers what it defines:
+
+- methods with `prunebench.methods.method` (a decorator) and `prunebench.methods.Param`;
+- datasets with `prunebench.datasets.register_dataset` (a decorator on the loader);
+- architectures with `prunebench.models.register_arch` (a decorator on the builder).
+
+Two ways to load them: the config key `plugins: [my_lab.methods, ...]` (modules on the Python
+path or in the folder the workflow runs in), and installed packages that declare an entry point
+in the group `prunebench.plugins`. Every process that resolves names (the Snakefile, each job,
+`prunebench check`, the Python API) calls `load_plugins` first.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from importlib.metadata import entry_points
+
+GROUP = "prunebench.plugins"
+
+
+class PluginError(ValueError):
+    """A plugin module named in the config cannot be found."""
+
+
+def load_plugins(modules=()) -> None:
+    """Import every installed plugin (entry points of GROUP) and `modules`; importing twice does nothing."""
+    for entry in entry_points(group=GROUP):
+        entry.load()
+    if modules and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # the workflow's folder, as `python -m` would put it on the path
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name is None or not name.startswith(err.name):
+                raise  # the plugin itself imports something missing: a bug to see in full
+            raise PluginError(f"cannot import plugin {name!r}: no module named {err.name!r} on the Python path "
+                              f"or in {os.getcwd()}") from None
