@@ -1,0 +1,89 @@
+"""Plugins: a user's method and dataset in their own files, through the config checks and real Snakemake."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, SMOKE, snakemake
+from prunebench.config import ConfigError, validate_config
+
+EXAMPLES = REPO / "examples"
+PLUGIN_CONFIG = EXAMPLES / "plugin.yaml"
+
+
+def planned_jobs(workdir, *args):
+    done = snakemake(workdir, "--configfile", str(SMOKE), str(PLUGIN_CONFIG), "-n", *args)
+    stats = done.stdout.split("Job stats:")[-1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}, done.stdout
+
+
+@pytest.fixture(scope="module")
+def plugin_folder(tmp_path_factory):
+    """A folder holding the example plugins, as a user's project would (they are imported from there)."""
+    folder = tmp_path_factory.mktemp("plugins")
+    for name in ("loss_trajectory.py", "shapes_dataset.py"):
+        shutil.copy(EXAMPLES / name, folder / name)
+    return folder
+
+
+def config_with(params=None, **changes):
+    return {"plugins": ["loss_trajectory", "shapes_dataset"], "dataset": {"name": "shapes"},
+            "proxy": {"epochs": 4}, "methods": ["loss_slope"], "method_params": {"loss_slope": params or {}},
+            **changes}
+
+
+@pytest.mark.parametrize("params, changes, message", [
+    ({"epochs": 9}, {}, "config: method_params.loss_slope: epochs=9 must be an integer in [0, 4]"),
+    ({"scale": "log"}, {}, "config: method_params.loss_slope: scale='log' must be one of 'raw', 'relative'"),
+    ({"window": 3}, {}, "config: method_params.loss_slope: unknown parameter(s) window; known: balanced, epochs"),
+    ({}, {"proxy": {"epochs": 1}}, "config: method_params.loss_slope: needs 2 logged proxy epochs, proxy.epochs is 1"),
+    ({}, {"plugins": ["no_such_lab.methods"]}, "config: plugins: cannot import plugin 'no_such_lab.methods'"),
+    ({}, {"dataset": {"name": "shapez"}}, "config: dataset.name: 'shapez' is not one of the registered datasets: "),
+    ({}, {"dataset": {"name": "shapes", "options": {"colour": 1}}},
+     "config: dataset.options: unknown option(s) colour for shapes; known: train_per_class, test_per_class, size"),
+])
+def test_a_plugin_method_and_dataset_get_the_same_one_line_checks(plugin_folder, monkeypatch, params, changes,
+                                                                  message):
+    monkeypatch.chdir(plugin_folder)
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config_with(params, **changes))
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_an_installed_package_registers_through_its_entry_point(plugin_folder, tmp_path):
+    """A distribution declaring the `prunebench.plugins` entry point (as pip installs one) is loaded without any
+    config key."""
+    info = tmp_path / "shapes_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shapes-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[prunebench.plugins]\nshapes = shapes_dataset\n")
+    code = ("from prunebench.config import validate_config; "
+            "print(validate_config({'dataset': {'name': 'shapes'}})['dataset']['name'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": f"{REPO}:{tmp_path}:{plugin_folder}", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "shapes"
+
+
+@pytest.mark.pipeline
+def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns_only_its_branch(plugin_folder):
+    snakemake(plugin_folder, "--configfile", str(SMOKE), str(PLUGIN_CONFIG), "--cores", "2")
+    out = plugin_folder / "results" / "shapes"
+    frame = pd.read_parquet(out / "results.parquet")
+    assert sorted(zip(frame["method"], frame["fraction"])) == [("loss_slope", 0.1), ("loss_slope", 0.5),
+                                                               ("random", 0.1), ("random", 0.5)]
+    assert frame["dataset"].eq("shapes").all() and frame["test_accuracy"].between(0, 1).all()
+    assert "loss_slope" in (out / "report" / "index.html").read_text()
+    subset = pd.read_parquet(out / "subsets" / "loss_slope" / "0.1" / "seed0.parquet")
+    assert len(subset) == round(0.1 * 810)  # 900 shapes, 10% held out as the query set
+    assert planned_jobs(plugin_folder)[0] == {}
+
+    method = plugin_folder / "loss_trajectory.py"
+    method.write_text(method.read_text().replace("return -slope", "return -slope  # edited"))
+    jobs, log = planned_jobs(plugin_folder)
+    assert jobs == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1, "all": 1}
+    assert "method=random" not in log
