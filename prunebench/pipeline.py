@@ -19,7 +19,8 @@ from . import store
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
-from .selection import SUBSET_COLUMNS, check_fraction, select_rows, selection_rng, subset_table
+from .selection import (SUBSET_COLUMNS, check_fraction, check_scores, check_subset, select_rows, selection_rng,
+                        subset_table)
 from .signals import Signals
 from .splits import SPLIT_COLUMNS, rows_of
 from .splits import make_split as draw_split
@@ -121,6 +122,7 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     """
     table = read_table(scores_path, required=("index", "label", "score"))
     meta = table_metadata(table, scores_path, ("method", "keep", "balanced", "seed", "params"))
+    check_scores(table, scores_path)
     method = get_method(meta["method"])
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     index, labels = columns["index"], columns["label"]
@@ -141,7 +143,7 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
 
 
 def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
-                 out: str | os.PathLike) -> None:
+                 out: str | os.PathLike, split_path) -> None:
     """Train `arch` from scratch on one subset and write one result record (JSON).
 
     A checkpoint is kept beside `out` after every epoch (a killed run resumes from it)
@@ -151,9 +153,10 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     from .target import train_target as run_target
     from .training import resolve_device
 
-    data, meta = open_cache(data_dir)
     subset = read_table(subset_path, SUBSET_COLUMNS)
-    info = table_metadata(subset, subset_path, ("method", "fraction", "k"))
+    info = table_metadata(subset, subset_path, ("method", "fraction", "k", "seed"))
+    check_subset(subset, info, subset_path, _read_split(split_path), seed)
+    data, meta = open_cache(data_dir)
     settings = train_settings(target, meta["augment"])
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,

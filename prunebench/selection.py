@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from .budgets import class_budgets, total_budget
+from .io import DataError
+from .splits import rows_of
 
 SUBSET_COLUMNS = ["index", "label", "weight", "rank"]
 
@@ -51,8 +53,8 @@ def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,
                  weights: np.ndarray | None = None) -> pa.Table:
     """The subset contract: index, label, weight (1 unless the method weighs), rank (0 = most preferred)."""
     weights = np.ones(len(rows)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if len(weights) != len(rows) or not (np.isfinite(weights) & (weights >= 0)).all():
-        raise ValueError(f"subset weights must be {len(rows)} finite non-negative numbers")
+    if len(weights) != len(rows) or not (np.isfinite(weights) & (weights > 0)).all():
+        raise ValueError(f"subset weights must be {len(rows)} finite positive numbers")
     return pa.table({
         "index": pa.array(index[rows], pa.int64()),
         "label": pa.array(np.asarray(labels)[rows], pa.int64()),
@@ -64,3 +66,49 @@ def subset_table(rows: np.ndarray, index: np.ndarray, labels: np.ndarray,
 def selection_rng(seed: int, method: str, fraction: float) -> np.random.Generator:
     """The generator of one (seed, method, fraction) draw: independent of every other draw, same every run."""
     return np.random.default_rng([seed, zlib.crc32(method.encode()), zlib.crc32(repr(float(fraction)).encode())])
+
+
+def _unique(index: np.ndarray, path) -> None:
+    values, counts = np.unique(index, return_counts=True)
+    if (counts > 1).any():
+        raise DataError(f"{path}: {int((counts > 1).sum())} index value(s) repeated (e.g. {int(values[counts > 1][0])})")
+
+
+def check_scores(table: pa.Table, path) -> None:
+    """The score contract: unique indices, non-negative labels, finite values in every float column."""
+    _unique(table.column("index").to_numpy(), path)
+    if (table.column("label").to_numpy() < 0).any():
+        raise DataError(f"{path}: negative labels")
+    for name in table.column_names:
+        if pa.types.is_floating(table.schema.field(name).type):
+            values = table.column(name).to_numpy()
+            if not np.isfinite(values).all():
+                raise DataError(f"{path}: {int((~np.isfinite(values)).sum())} {name} values are not finite")
+
+
+def check_subset(subset: pa.Table, meta: dict, path, split: pa.Table, seed: int) -> None:
+    """The subset contract, before anything trains: written for this seed, k equal to its rows, unique
+    indices all in this seed's pool with the split's labels, finite positive weights."""
+    if meta.get("seed") != seed:
+        raise DataError(f"{path}: selected for seed {meta.get('seed')}, not seed {seed}")
+    if meta.get("k") != subset.num_rows:
+        raise DataError(f"{path}: metadata says k = {meta.get('k')} but the file has {subset.num_rows} rows")
+    if subset.num_rows == 0:
+        raise DataError(f"{path}: the subset is empty")
+    index, labels = subset.column("index").to_numpy(), subset.column("label").to_numpy()
+    _unique(index, path)
+    pool_index, pool_labels = rows_of(split, "pool")
+    at = np.clip(np.searchsorted(pool_index, index), 0, len(pool_index) - 1)
+    outside = pool_index[at] != index
+    if outside.any():
+        raise DataError(f"{path}: {int(outside.sum())} index value(s) not in seed {seed}'s pool "
+                        f"(e.g. {int(index[outside][0])})")
+    wrong = pool_labels[at] != labels
+    if wrong.any():
+        raise DataError(f"{path}: {int(wrong.sum())} label(s) differ from the split's (e.g. index "
+                        f"{int(index[wrong][0])}: {int(labels[wrong][0])}, split {int(pool_labels[at][wrong][0])})")
+    weights = subset.column("weight").to_numpy()
+    if not (np.isfinite(weights) & (weights > 0)).all():
+        raise DataError(f"{path}: {int((~(np.isfinite(weights) & (weights > 0))).sum())} weight(s) are not "
+                        "finite and positive")
+

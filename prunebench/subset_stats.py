@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
-from .io import DataError, read_table, table_metadata
+from .io import read_table, table_metadata
 
 
 @dataclass
@@ -56,10 +55,7 @@ def gather_subsets(subset_paths: list[str | os.PathLike], split_paths: list[str 
     noisy_by_seed, pool_counts, rates, num_classes = _split_lookup(split_paths)
     rows, counts, kept = [], [], {}
     for path in subset_paths:
-        try:
-            table = pq.read_table(path, columns=["index", "label", "weight"])
-        except (OSError, ValueError) as err:
-            raise DataError(f"{path}: not a readable subset ({str(err).splitlines()[0]})") from None
+        table = read_table(path, ["index", "label", "weight"])
         meta = table_metadata(table, path, ("method", "fraction", "seed"))
         index = table.column("index").to_numpy()
         labels = table.column("label").to_numpy()

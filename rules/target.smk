@@ -2,6 +2,7 @@ rule train_target:
     input:
         data=f"{OUT}/data",
         subset=f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+        split=f"{OUT}/split/seed{{seed}}.parquet",
     output:
         f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
     params:

@@ -222,7 +222,7 @@ def test_weighted_subsets_carry_their_weights_to_the_parquet_and_target_training
     target = {**PROXY, "epochs": 1, "budget": "epochs"}
     out = run / f"{name}_target.json"
     pipeline.train_target(run / "data", run / f"{name}_0.25.parquet", target, "small_cnn", 0, "cpu", "small_cnn",
-                          out)
+                          out, run / "split.parquet")
     import json
     record = json.loads(out.read_text())
     assert record["weighted"] is True and record["k"] == 24

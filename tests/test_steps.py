@@ -22,7 +22,7 @@ def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"ERROR select: {scores}: not a readable Parquet file" in lines[0]
+    assert len(lines) == 1 and f"ERROR select: {scores}: damaged or not a Parquet file" in lines[0]
     assert log.read_text() == done.stderr  # the rule's log holds the same line
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "select.log"]
 
@@ -70,7 +70,7 @@ def test_noisy_labels_flow_from_the_split_through_proxy_scores_and_a_step_budget
     pipeline.select(tmp_path / "cld.parquet", 0.5, tmp_path / "subset.parquet")
     target = {**proxy, "archs": ["small_cnn"], "budget": "steps", "steps": 13}
     pipeline.train_target(tmp_path / "data", tmp_path / "subset.parquet", target, "small_cnn", 0, "cpu",
-                          "small_cnn", tmp_path / "result.json")
+                          "small_cnn", tmp_path / "result.json", tmp_path / "split.parquet")
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["steps"] == 13 and result["budget"] == "steps" and result["k"] == 180
     assert result["method"] == "cld" and result["fraction"] == 0.5
