@@ -9,6 +9,13 @@ min_version("9.0")
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
+# envs/prunebench.yaml installs this checkout by this absolute path (a relative one would point into .snakemake/)
+os.environ["PRUNEBENCH_ROOT"] = workflow.basedir
+
+
+envvars:
+    "PRUNEBENCH_ROOT",
+
 
 include: "rules/common.smk"
 include: "rules/data.smk"

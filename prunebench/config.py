@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from .datasets import DATASETS, FOLDER_DATASETS
+from .errors import InputError
 from .methods import REGISTRY, ProxyPlan, get_method
 from .plugins import PluginError, load_plugins
 from .settings import TrainSettings
@@ -22,7 +23,7 @@ from .settings import TrainSettings
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration problem, described in one line."""
 
 

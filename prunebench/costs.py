@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .io import DataError
 from .methods import ProxyPlan, get_method
 
 # benchmark file layout under benchmarks/, as the rules in rules/*.smk write it
@@ -46,10 +47,10 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
     """One benchmark TSV as {column: value}; repeated runs (`repeat()`) are averaged, unmeasured values are NaN."""
     lines = Path(path).read_text().splitlines()
     if len(lines) < 2:
-        raise ValueError(f"{path}: not a Snakemake benchmark file (no data row)")
+        raise DataError(f"{path}: not a Snakemake benchmark file (no data row)")
     header = lines[0].split("\t")
     if "s" not in header:
-        raise ValueError(f"{path}: not a Snakemake benchmark file (no 's' column)")
+        raise DataError(f"{path}: not a Snakemake benchmark file (no 's' column)")
     rows = [[_number(v) for v in line.split("\t")] for line in lines[1:] if line.strip()]
     with warnings.catch_warnings():  # h:m:s is text, never a number: its mean is NaN by design
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -68,7 +69,7 @@ def parse_benchmark_path(path: str | os.PathLike) -> dict:
             return {"rule": rule, "arch": found.get("arch"), "method": found.get("method"),
                     "fraction": float(found["fraction"]) if "fraction" in found else math.nan,
                     "seed": int(found["seed"]), "repeat": int(found.get("repeat") or 0)}
-    raise ValueError(f"{path}: not a benchmark path of {', '.join(_LAYOUT)}")
+    raise DataError(f"{path}: not a benchmark path of {', '.join(_LAYOUT)}")
 
 
 def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:

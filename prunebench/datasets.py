@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from . import imagefolder
+from .errors import UnknownNameError
 from .io import DataError
 
 
@@ -338,7 +339,7 @@ def register_dataset(name: str, mean: tuple[float, ...], std: tuple[float, ...],
 
 def get_dataset(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        raise UnknownNameError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 

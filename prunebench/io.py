@@ -18,8 +18,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import InputError
 
-class DataError(ValueError):
+
+class DataError(InputError):
     """A file on disk is missing, damaged or does not hold what it should."""
 
 

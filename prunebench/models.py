@@ -14,6 +14,8 @@ import torch
 import torchvision.models as tv
 from torch import nn
 
+from .errors import UnknownNameError
+
 LARGE_IMAGE = 64  # inputs this size and up are ImageNet-style: ImageNet stem, random-resized-crop augmentation
 
 
@@ -152,7 +154,7 @@ def densenet121(in_channels: int, num_classes: int, image_size: int) -> Classifi
 def build_model(arch: str, in_channels: int, num_classes: int, image_size: int, seed: int) -> Classifier:
     """A freshly initialised model; `seed` fixes the initialisation."""
     if arch not in ARCHS:
-        raise KeyError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+        raise UnknownNameError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return ARCHS[arch](in_channels, num_classes, image_size)

@@ -19,10 +19,12 @@ import os
 import sys
 from importlib.metadata import entry_points
 
+from .errors import InputError
+
 GROUP = "prunebench.plugins"
 
 
-class PluginError(ValueError):
+class PluginError(InputError):
     """A plugin module named in the config cannot be found."""
 
 

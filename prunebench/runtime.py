@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from .io import DataError
+from .errors import InputError
 from .plugins import load_plugins
 
 
@@ -34,6 +34,6 @@ def run_step(step, log_path: str | None, threads: int = 1, /, plugins=(), **kwar
     try:
         load_plugins(plugins)
         step(**kwargs)
-    except (DataError, ValueError, KeyError) as err:
+    except InputError as err:  # bad input: one line; anything else is a bug and keeps its traceback
         logging.getLogger(step.__module__).error("%s: %s", step.__name__, err)
         sys.exit(1)

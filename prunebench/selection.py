@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from .budgets import class_budgets, total_budget
+from .errors import InputError
 from .io import DataError
 from .splits import rows_of
 
@@ -18,14 +19,14 @@ def preference_order(scores: np.ndarray, index: np.ndarray, keep: str = "highest
     """Row positions from most to least preferred; ties go to the lower dataset index."""
     scores = np.asarray(scores, dtype=np.float64)
     if np.isnan(scores).any():
-        raise ValueError(f"{int(np.isnan(scores).sum())} scores are NaN")
+        raise InputError(f"{int(np.isnan(scores).sum())} scores are NaN")
     key = -scores if keep == "highest" else scores
     return np.lexsort((index, key))
 
 
 def check_fraction(fraction: float) -> None:
     if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+        raise InputError(f"fraction must be in (0, 1], got {fraction}")
 
 
 def select_rows(scores: np.ndarray, labels: np.ndarray, index: np.ndarray, fraction: float,

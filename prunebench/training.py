@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import InputError
 from .models import LARGE_IMAGE
 from .settings import TrainSettings
 
@@ -47,7 +48,7 @@ def resolve_device(requested: str = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(requested)
     if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"device {requested!r} was requested but is not available here (use 'auto' or 'cpu')")
+        raise InputError(f"device {requested!r} was requested but is not available here (use 'auto' or 'cpu')")
     return device
 
 

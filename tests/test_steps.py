@@ -27,6 +27,26 @@ def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["scores.parquet", "select.log"]
 
 
+
+def run_in_child(step_call: str):
+    code = f"from prunebench import pipeline; from prunebench.runtime import run_step; run_step({step_call})"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_bad_input_is_one_line_but_a_bug_keeps_its_traceback(tmp_path):
+    """run_step turns the library's named input errors into one line; a KeyError from a bug is not one of them."""
+    log = tmp_path / "step.log"
+    unknown = run_in_child(f"pipeline.prepare_data, {str(log)!r}, 1, dataset={{'name': 'mnist'}}, "
+                           f"out_dir={str(tmp_path / 'data')!r}")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().splitlines()[-1].endswith("prepare_data: unknown dataset 'mnist'; known: "
+                                                            "fashion_mnist, cifar10, cifar100, synthetic, imagenet, "
+                                                            "image_folder")
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    # a step called without the keys it needs: a programming error
+    bug = run_in_child(f"pipeline.prepare_data, {str(log)!r}, 1, dataset={{}}, out_dir={str(tmp_path / 'data')!r}")
+    assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'name'" in bug.stderr
+
 def test_synthetic_steps_from_data_to_subset(tmp_path):
     """prepare -> split -> score -> select on the synthetic dataset, no training needed for random."""
     dataset = {"name": "synthetic", "root": None, "download_root": "data",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from .registry import method, min_epochs
 
 
@@ -32,7 +33,7 @@ def cld_scores(pool_loss: np.ndarray, labels: np.ndarray, query_loss: np.ndarray
         members = np.flatnonzero(labels == c)
         in_query = query_labels == c
         if not in_query.any():
-            raise ValueError(f"cld: class {c} has no query samples")
+            raise InputError(f"cld: class {c} has no query samples")
         reference = _zscore_rows(np.diff(query_loss[in_query].astype(np.float64).mean(axis=0))[None])[0]
         for start in range(0, len(members), block):
             rows = members[start:start + block]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
 from ..signals import KL_SHIFT
 from . import probabilities, sampling
 from .registry import (
@@ -41,7 +42,7 @@ def forgetting_scores(correct: np.ndarray, never_learned: str = "max") -> np.nda
     """
     correct = np.asarray(correct)
     if not np.isin(correct, (0, 1)).all():
-        raise ValueError("forgetting: correctness must be 0 or 1 (was the in-training pass logged?)")
+        raise InputError("forgetting: correctness must be 0 or 1 (was the in-training pass logged?)")
     correct = correct.astype(bool)
     events = (correct[:, :-1] & ~correct[:, 1:]).sum(axis=1).astype(np.float64)
     events[~correct.any(axis=1)] = correct.shape[1] if never_learned == "max" else 0.0

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from . import probabilities
 from .kernels import (
     MAX_CLASS,
@@ -270,7 +271,7 @@ def _gradmatch_target(signals, p, epoch, label_value):
     query = np.flatnonzero(signals.query_labels == label_value) if p["balanced"] else \
         np.arange(len(signals.query_labels))
     if len(query) == 0:
-        raise ValueError(f"gradmatch: class {label_value} has no query rows for target='query'")
+        raise InputError(f"gradmatch: class {label_value} has no query rows for target='query'")
     q_logits, q_h = signals.snapshot(epoch, "logits", role="query"), signals.snapshot(epoch, "embedding", role="query")
     return mean_gradient(errors(q_logits[query], signals.query_labels[query]), np.asarray(q_h[query], np.float32))
 
@@ -323,7 +324,7 @@ def _glister_orders(s, p, epoch, seed, budgets=None, rng=None):
             query = np.flatnonzero(s.query_labels == s.labels[rows[0]]) if p["balanced"] else \
                 np.arange(len(s.query_labels))
             if len(query) == 0:
-                raise ValueError(f"glister: class {s.labels[rows[0]]} has no query rows to validate on")
+                raise InputError(f"glister: class {s.labels[rows[0]]} has no query rows to validate on")
             val = (q_logits[query], s.query_labels[query], np.asarray(q_h[query], np.float32))
         budget = None if budgets is None else budgets[g]
         order = glister_order(e, hg, *val, budget=budget, how=p["greedy"],

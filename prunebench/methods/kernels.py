@@ -9,14 +9,13 @@ similarity here is a product of an (n, C) and an (n, d) factor, one group and on
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import re
+import functools
 import zlib
 
 import numpy as np
 
 from ..budgets import class_budgets, total_budget
+from ..errors import InputError
 from ..selection import select_rows
 from . import probabilities
 from .registry import Param
@@ -39,7 +38,7 @@ def check_group_size(method: str, labels: np.ndarray, balanced: bool, max_class:
     biggest = max((len(g) for g in groups(labels, balanced)), default=0)
     if biggest > max_class:
         where = "its largest class" if balanced else "the whole pool (balanced: false makes one group)"
-        raise ValueError(
+        raise InputError(
             f"{method}: {where} has {biggest:,} samples; its {biggest:,} x {biggest:,} float32 similarity would need "
             f"{biggest * biggest * 4 / 2 ** 30:.1f} GiB, and this method takes at most max_class={max_class:,} "
             f"samples per group ({max_class * max_class * 4 / 2 ** 30:.1f} GiB)"
@@ -190,39 +189,18 @@ def as_f32(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def _openblas():
-    """numpy's OpenBLAS (set/get thread count functions), or None when numpy uses another BLAS."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", maps.read())))
-        for path in paths:
-            lib = ctypes.CDLL(path)
-            for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", ""), ("scipy_openblas", "")):
-                setter, getter = f"{prefix}_set_num_threads{suffix}", f"{prefix}_get_num_threads{suffix}"
-                if hasattr(lib, setter) and hasattr(lib, getter):
-                    return getattr(lib, setter), getattr(lib, getter)
-    except OSError:
-        pass
-    return None
+@functools.cache
+def _threadpools():
+    from threadpoolctl import ThreadpoolController  # finds the BLAS numpy loaded (OpenBLAS, MKL, ...)
+
+    return ThreadpoolController()
 
 
-_BLAS = _openblas()
-
-
-@contextlib.contextmanager
 def single_blas_thread():
-    """Run small matrix-vector steps (greedy loops) on one BLAS thread: on a busy machine OpenBLAS's
-    thread hand-off makes such steps 10-100x slower than one thread. Big products outside keep every thread."""
-    if _BLAS is None:
-        yield
-        return
-    setter, getter = _BLAS
-    before = getter()
-    setter(1)
-    try:
-        yield
-    finally:
-        setter(before)
+    """A context that runs small matrix-vector steps (greedy loops) on one BLAS thread: on a busy machine
+    OpenBLAS's thread hand-off makes such steps 10-100x slower than one thread. Big products outside keep
+    every thread."""
+    return _threadpools().limit(limits=1, user_api="blas")
 
 
 # ---- glue shared by the geometry and gradient registry entries ----

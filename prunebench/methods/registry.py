@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import UnknownNameError
 from ..signals import EVAL_FILE, TRAIN_FILE, is_model_file, model_file, snapshot_file
 
 
@@ -210,7 +211,7 @@ def method(name: str, **entry) -> Callable:
 
 def get_method(name: str) -> Method:
     if name not in REGISTRY:
-        raise KeyError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}")
+        raise UnknownNameError(f"unknown method {name!r}; known: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
 
