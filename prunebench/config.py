@@ -86,7 +86,7 @@ def validate_config(config: dict) -> dict:
                           f"{', '.join(DATASETS)}")
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
-    folder_keys = ("store_size", "crop_size", "skip_bad_images")
+    folder_keys = ("store_size", "crop_size", "num_classes", "skip_bad_images")
     if dataset["name"] in FOLDER_DATASETS:
         if dataset["root"] is None:
             raise ConfigError(f"config: dataset.root: {dataset['name']} needs the folder holding its images")

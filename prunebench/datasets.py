@@ -296,12 +296,13 @@ def _folder(name: str, lister: Callable[[str], "imagefolder.Listing"]) -> Callab
         spec = DATASETS[name]
         meta = {"name": name, "mean": spec.mean, "std": spec.std, "augment": spec.augment,
                 "crop_size": dataset["crop_size"] or dataset["store_size"]}
-        imagefolder.prepare(lister(dataset["root"]), out_dir, meta, dataset["store_size"],
+        listing = imagefolder.spread_classes(lister(dataset["root"]), dataset["num_classes"])
+        imagefolder.prepare(listing, out_dir, meta, dataset["store_size"],
                             dataset["skip_bad_images"], threads)
     return prepare
 
 
-# datasets whose config sets dataset.root, store_size, crop_size and skip_bad_images (see imagefolder.py)
+# datasets whose config sets dataset.root, store_size, crop_size, num_classes and skip_bad_images (imagefolder.py)
 FOLDER_DATASETS = {"imagenet": imagefolder.list_imagenet, "image_folder": imagefolder.list_image_folder}
 
 DATASETS: dict[str, DatasetSpec] = {

@@ -96,6 +96,22 @@ def list_imagenet(root: str | os.PathLike) -> Listing:
     raise DataError(f"{root}: neither train/ and val/ folders nor the archives {names}")
 
 
+def spread_classes(listing: Listing, count: int | None) -> Listing:
+    """`count` classes evenly spaced over the sorted class list (all when None), relabelled 0..count-1:
+    a smaller dataset that still spans the whole (for ImageNet, WordNet-ordered) range."""
+    if count is None or count >= len(listing.classes):
+        return listing
+    keep = np.linspace(0, len(listing.classes) - 1, count).round().astype(int)
+    new = {int(old): new for new, old in enumerate(keep)}
+
+    def relabel(samples):
+        return [(path, new[label]) for path, label in samples if label in new]
+
+    words = None if listing.words is None else tuple(listing.words[k] for k in keep)
+    return Listing(listing.root, relabel(listing.train), relabel(listing.test),
+                   tuple(listing.classes[k] for k in keep), words)
+
+
 def decode(path: str, size: int) -> np.ndarray:
     """RGB, short side resized to `size` and center-cropped to size x size (as Resize + CenterCrop)."""
     from PIL import Image, ImageOps

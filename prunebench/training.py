@@ -104,7 +104,8 @@ class StreamData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def raw_batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(rows, uint8 NHWC images on the device) of each run of `batch_size` positions of `order`."""
         positions = order.cpu().numpy()
         starts = range(0, len(positions), batch_size)
         pinned = self.device.type == "cuda"
@@ -134,11 +135,16 @@ class StreamData:
                     x = host.to(self.device, copy=True)  # the buffer is free again from here on
                 if i + self.depth < len(starts):
                     pending.append(pool.submit(gather, i + self.depth))
-                rows = order[start:start + batch_size]
-                x = x.permute(0, 3, 1, 2).contiguous()
-                yield rows, (x.float() - self.mean) / self.std, self.labels[rows]
+                yield order[start:start + batch_size], x
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(rows, normalised NCHW images, labels) of each run of `batch_size` positions of `order`."""
+        with contextlib.closing(self.raw_batches(order, batch_size)) as raw:
+            for rows, x in raw:
+                x = x.permute(0, 3, 1, 2).contiguous()
+                yield rows, (x.float() - self.mean) / self.std, self.labels[rows]
 
 
 Data = Union[DeviceData, StreamData]
@@ -151,12 +157,18 @@ def _host_memory_available() -> int:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 available = int(line.split()[1]) * 1024
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        group = Path("/proc/self/cgroup").read_text().splitlines()[0].split(":", 2)[2]
-        folder = Path("/sys/fs/cgroup") / group.lstrip("/")
-        limit = (folder / "memory.max").read_text().strip()
-        if limit != "max":
-            available = min(available, int(limit) - int((folder / "memory.current").read_text()))
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, group = line.split(":", 2)
+            if controllers == "":  # cgroup v2
+                folder, limit, usage = Path("/sys/fs/cgroup") / group.lstrip("/"), "memory.max", "memory.current"
+            elif "memory" in controllers.split(","):  # cgroup v1
+                folder = Path("/sys/fs/cgroup/memory") / group.lstrip("/")
+                limit, usage = "memory.limit_in_bytes", "memory.usage_in_bytes"
+            else:
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                available = min(available, int((folder / limit).read_text()) - int((folder / usage).read_text()))
     return available
 
 

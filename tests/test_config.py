@@ -22,7 +22,9 @@ def with_changes(**changes):
     return config
 
 
-def test_the_shipped_configs_are_valid():
+def test_the_shipped_configs_are_valid(tmp_path, monkeypatch):
+    (tmp_path / "data" / "imagenet").mkdir(parents=True)  # the ImageNet presets' dataset.root, relative to the run
+    monkeypatch.chdir(tmp_path)
     cfg = validate_config(DEFAULT)
     assert cfg["proxy"]["momentum"] == 0.9  # defaults are filled in from the schema
     assert cfg["split"]["max_samples"] is None

@@ -18,7 +18,7 @@ from prunebench.io import DataError
 
 def dataset(name, root, **extra):
     return {"name": name, "root": str(root), "download_root": "data", "options": {}, "store_size": 16,
-            "crop_size": None, "skip_bad_images": False, **extra}
+            "crop_size": None, "num_classes": None, "skip_bad_images": False, **extra}
 
 
 def test_decode_resizes_the_short_side_and_crops_the_centre(tmp_path):
@@ -80,6 +80,16 @@ def test_a_stopped_preparation_resumes_after_its_finished_chunks(tmp_path, caplo
     fresh, _ = open_cache(tmp_path / "fresh")
     assert np.array_equal(resumed.train_images, fresh.train_images)
     assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
+
+
+def test_a_class_slice_keeps_evenly_spaced_classes_relabelled(tmp_path):
+    root = make_image_folder(tmp_path / "raw", classes=5)
+    pipeline.prepare_data(dataset("image_folder", root, num_classes=3), tmp_path / "data")
+    data, meta = open_cache(tmp_path / "data")
+    assert meta["classes"] == ["class0", "class2", "class4"]
+    assert np.bincount(data.train_labels).tolist() == [8, 8, 8] and np.bincount(data.test_labels).tolist() == [3, 3, 3]
+    mean_colour = data.train_images.reshape(24, -1, 3).mean(axis=1)
+    assert np.abs(mean_colour - np.array(COLOURS)[[0, 2, 4]][data.train_labels]).max() < 12
 
 
 def test_imagenet_folder_layout_uses_val_as_the_test_set(tmp_path):

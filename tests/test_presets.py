@@ -8,7 +8,14 @@ from conftest import REPO, snakemake
 from prunebench.config import load_config
 from prunebench.methods import get_method
 
-PRESETS = ["cifar10-deepcore.yaml", "cifar100-cld.yaml"]
+PRESETS = ["cifar10-deepcore.yaml", "cifar100-cld.yaml", "imagenet-cld.yaml", "imagenet-slice.yaml"]
+
+
+@pytest.fixture(autouse=True)
+def imagenet_folder(tmp_path, monkeypatch):
+    """The ImageNet presets name their data folder relative to the working directory, as a user's run does."""
+    (tmp_path / "data" / "imagenet").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
 
 
 def preset(name):
@@ -39,6 +46,26 @@ def test_cld_preset_has_clds_hyperparameters():
         assert (section["lr"], section["momentum"], section["weight_decay"], section["nesterov"],
                 section["batch_size"], section["augment"]) == (0.1, 0.9, 5e-4, True, 128, True)
     assert cfg["proxy"]["arch"] == "resnet18" and cfg["target"]["archs"] == ["resnet18"]
+
+
+def test_imagenet_cld_preset_has_clds_imagenet_protocol():
+    cfg = preset("imagenet-cld.yaml")
+    dataset, proxy, target = cfg["dataset"], cfg["proxy"], cfg["target"]
+    assert (dataset["name"], dataset["store_size"], dataset["crop_size"]) == ("imagenet", 256, 224)
+    assert cfg["split"]["query_fraction"] == 0.01 and len(cfg["seeds"]) == 5 and "cld" in cfg["methods"]
+    assert (min(cfg["fractions"]), max(cfg["fractions"])) == (0.001, 0.95)
+    for section in (proxy, target):
+        assert (section["epochs"], section["schedule"], section["milestones"], section["gamma"]) == \
+            (164, "multistep", [81, 121], 0.1)
+        assert (section["lr"], section["momentum"], section["weight_decay"], section["nesterov"],
+                section["batch_size"], section["augment"]) == (0.1, 0.9, 5e-4, True, 128, True)
+    assert proxy["arch"] == "resnet18" and target["archs"] == ["resnet18"] and proxy["precision"] == "fp32"
+    assert proxy["repeats"] == 1
+
+
+def test_imagenet_slice_is_a_class_and_sample_stratified_slice():
+    cfg = preset("imagenet-slice.yaml")
+    assert (cfg["dataset"]["num_classes"], cfg["split"]["max_samples"], cfg["proxy"]["data"]) == (100, 26000, "stream")
 
 
 @pytest.mark.parametrize("name", PRESETS)
