@@ -19,6 +19,7 @@ from .errors import InputError
 from .methods import REGISTRY, ProxyPlan, get_method
 from .plugins import PluginError, load_plugins
 from .settings import TrainSettings
+from .splits import budget_problem, split_problem, split_sizes
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -105,6 +106,7 @@ def validate_config(config: dict) -> dict:
     for name in cfg["methods"]:
         if name not in REGISTRY:
             raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
+    _check_budgets(cfg)
     from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
 
     for where, name in [("proxy.arch", cfg["proxy"]["arch"]), *(("target.archs", a) for a in cfg["target"]["archs"])]:
@@ -132,6 +134,22 @@ def validate_config(config: dict) -> dict:
         if problems:
             raise ConfigError(f"config: method_params.{problems[0]}")
     return cfg
+
+
+def _check_budgets(cfg: dict) -> None:
+    """Refuse a split that empties a class, or a fraction that keeps no sample, where the dataset's class
+    sizes are known before any file is read (else make_split and select refuse them, before any target trains)."""
+    counts = DATASETS[cfg["dataset"]["name"]].class_counts
+    if counts is None:
+        return
+    split = cfg["split"]
+    query, pool = split_sizes(counts(cfg["dataset"]["options"]), split["query_fraction"], split["max_samples"])
+    problem = split_problem(query, pool, split["query_fraction"])
+    if problem:
+        raise ConfigError(f"config: {problem}")
+    problem = budget_problem(pool, cfg["fractions"])
+    if problem:
+        raise ConfigError(f"config: fractions: {problem}")
 
 
 def merge(base: dict, override: dict) -> dict:

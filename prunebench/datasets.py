@@ -61,6 +61,9 @@ class DatasetSpec:
     default_roots: tuple[str, ...] = ()
     options: tuple[str, ...] = ()  # keyword options the loader accepts (config: dataset.options)
     prepare: Callable[[dict, str | os.PathLike, int], None] | None = None  # (dataset config, cache folder, threads)
+    # training images per class, known before any file is read (from dataset.options), so budgets that
+    # round to zero are refused before anything runs; None: known once the dataset is prepared
+    class_counts: Callable[[dict], list[int]] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -305,14 +308,22 @@ def _folder(name: str, lister: Callable[[str], "imagefolder.Listing"]) -> Callab
 # datasets whose config sets dataset.root, store_size, crop_size, num_classes and skip_bad_images (imagefolder.py)
 FOLDER_DATASETS = {"imagenet": imagefolder.list_imagenet, "image_folder": imagefolder.list_image_folder}
 
+def _synthetic_counts(options: dict) -> list[int]:
+    bound = inspect.signature(make_synthetic).bind_partial(**options)
+    bound.apply_defaults()
+    return [bound.arguments["train_per_class"]] * bound.arguments["num_classes"]
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec for spec in [
         DatasetSpec("fashion_mnist", _fashion_mnist, (0.2861,), (0.3530,), augment=False,
-                    default_roots=("/usr/share/datasets/fashion-mnist",)),
-        DatasetSpec("cifar10", _cifar("cifar10"), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), augment=True),
-        DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True),
+                    default_roots=("/usr/share/datasets/fashion-mnist",), class_counts=lambda _: [6000] * 10),
+        DatasetSpec("cifar10", _cifar("cifar10"), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), augment=True,
+                    class_counts=lambda _: [5000] * 10),
+        DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True,
+                    class_counts=lambda _: [500] * 100),
         DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False,
-                    options=tuple(inspect.signature(make_synthetic).parameters)),
+                    options=tuple(inspect.signature(make_synthetic).parameters), class_counts=_synthetic_counts),
         *(DatasetSpec(name, None, imagefolder.IMAGENET_MEAN, imagefolder.IMAGENET_STD, augment=True,
                       prepare=_folder(name, lister)) for name, lister in FOLDER_DATASETS.items()),
     ]

@@ -22,7 +22,7 @@ from .methods import ProxyPlan, get_method
 from .selection import (SUBSET_COLUMNS, check_fraction, check_scores, check_subset, select_rows, selection_rng,
                         subset_table)
 from .signals import Signals
-from .splits import SPLIT_COLUMNS, rows_of
+from .splits import SPLIT_COLUMNS, budget_problem, rows_of
 from .splits import make_split as draw_split
 
 log = logging.getLogger(__name__)
@@ -136,6 +136,8 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
                                                                                        fraction), signals)
         if len(np.unique(rows)) != len(rows):
             raise ValueError(f"{method.name}: the sampler returned repeated rows")
+    if len(rows) == 0:
+        raise ValueError(budget_problem(np.bincount(labels), [fraction]) or f"fraction {fraction} kept no sample")
     write_table(subset_table(rows, index, labels, weights), out,
                 {"method": meta["method"], "fraction": fraction, "seed": meta["seed"], "k": len(rows),
                  "params": meta["params"], "weighted": weights is not None})

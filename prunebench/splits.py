@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .budgets import class_budgets
+from .budgets import class_budgets, total_budget
 
 SPLIT_COLUMNS = ["index", "label", "role", "clean_label", "noisy"]
 
@@ -25,12 +25,12 @@ def make_split(labels: np.ndarray, num_classes: int, query_fraction: float = 0.1
     rng = np.random.default_rng([seed, 0x5B1])
     labels = np.asarray(labels, dtype=np.int64)
     by_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(num_classes)]
-    if max_samples is not None and max_samples < len(labels):
-        keep = class_budgets(np.array([len(ix) for ix in by_class]), max_samples / len(labels))
-        by_class = [ix[:k] for ix, k in zip(by_class, keep)]
-    query_sizes = class_budgets(np.array([len(ix) for ix in by_class]), query_fraction)
+    query_sizes, pool_sizes = split_sizes([len(ix) for ix in by_class], query_fraction, max_samples)
+    problem = split_problem(query_sizes, pool_sizes, query_fraction)
+    if problem:
+        raise ValueError(problem)
     query = np.concatenate([ix[:k] for ix, k in zip(by_class, query_sizes)])
-    pool = np.concatenate([ix[k:] for ix, k in zip(by_class, query_sizes)])
+    pool = np.concatenate([ix[k:k + n] for ix, k, n in zip(by_class, query_sizes, pool_sizes)])
 
     index = np.sort(np.concatenate([query, pool]))
     role = np.where(np.isin(index, query), "query", "pool")
@@ -48,6 +48,38 @@ def make_split(labels: np.ndarray, num_classes: int, query_fraction: float = 0.1
         "clean_label": pa.array(clean, pa.int64()),
         "noisy": pa.array(noisy_label != clean, pa.bool_()),
     })
+
+
+def split_sizes(counts, query_fraction: float, max_samples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class query and pool sizes that `make_split` draws from per-class training counts."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if max_samples is not None and max_samples < counts.sum():
+        counts = class_budgets(counts, max_samples / counts.sum())
+    query = class_budgets(counts, query_fraction)
+    return query, counts - query
+
+
+def split_problem(query_sizes: np.ndarray, pool_sizes: np.ndarray, query_fraction: float) -> str | None:
+    """One line if the split leaves a class without pool or without query samples."""
+    for sizes, what in ((pool_sizes, "pool"), (query_sizes, "query")):
+        if (sizes == 0).any():
+            c = int(np.flatnonzero(sizes == 0)[0])
+            total = int(query_sizes[c] + pool_sizes[c])
+            return (f"split.query_fraction {query_fraction} leaves class {c} with no {what} samples "
+                    f"({query_sizes[c]} of its {total} held out as query)")
+    return None
+
+
+def budget_problem(pool_sizes: np.ndarray, fractions) -> str | None:
+    """One line for the first fraction that keeps no sample of the pool, naming its smallest class."""
+    n = int(np.sum(pool_sizes))
+    for fraction in fractions:
+        if total_budget(n, fraction) == 0:
+            c = int(np.argmin(pool_sizes))
+            return (f"fraction {fraction} keeps 0 of the {n:,} pool samples (smallest class {c}: "
+                    f"{pool_sizes[c]:,} samples, {fraction * pool_sizes[c]:.2g} kept); the smallest fraction that "
+                    f"keeps a sample is {0.5 / n:.2g}")
+    return None
 
 
 def rows_of(split: pa.Table, role: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,5 @@
 """The smoke config through real Snakemake on a real Fashion-MNIST slice."""
 
-import json
 import re
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from conftest import REPO, SMOKE, snakemake
 from prunebench.budgets import class_budgets, total_budget
 from prunebench.config import load_config
+from prunebench.io import table_metadata
 from prunebench.methods import get_method
 from prunebench.report import figure_files
 
@@ -54,7 +54,7 @@ def test_subsets_are_unique_pool_samples_with_exact_budgets(smoke_results):
         spec = get_method(method)
         for fraction in ([1.0] if spec.full_only else cfg["fractions"]):
             table = pq.read_table(smoke_results / "subsets" / method / repr(float(fraction)) / "seed0.parquet")
-            meta = {k.decode(): json.loads(v) for k, v in table.schema.metadata.items()}
+            meta = table_metadata(table)
             subset = table.to_pandas()
             assert list(subset.columns) == ["index", "label", "weight", "rank"]
             assert subset["index"].is_unique and subset["index"].isin(pool["index"]).all()
