@@ -69,9 +69,47 @@ def _fill_defaults(node: Any, node_schema: dict, root: dict) -> Any:
     return node
 
 
+# YAML 1.2 core scalars: what PyYAML (YAML 1.1) leaves as strings (1e-9) and Snakemake's --config
+# passes as strings inside lists and mappings ('fractions=[0.1,0.5]', 'proxy={epochs: 6}')
+_INT = re.compile(r"[-+]?[0-9]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_WORDS = {**{w: True for w in ("true", "True", "TRUE")}, **{w: False for w in ("false", "False", "FALSE")},
+          **{w: None for w in ("null", "Null", "NULL", "~")}}
+
+
+def _scalar(value: str):
+    if _INT.fullmatch(value):
+        return int(value)
+    if _FLOAT.fullmatch(value):
+        return float(value)
+    return _WORDS.get(value, value)
+
+
+def _parse_scalars(node: Any, node_schema: dict, root: dict) -> Any:
+    """Numbers, booleans and nulls written as strings, read as YAML 1.2 does, except where the schema
+    wants a string (a folder named 2024 stays a string)."""
+    if "$ref" in node_schema:
+        referenced = root["$defs"][node_schema["$ref"].split("/")[-1]]
+        node_schema = {**referenced, **node_schema,
+                       "properties": {**referenced.get("properties", {}), **node_schema.get("properties", {})}}
+    if isinstance(node, dict):
+        extra = node_schema.get("additionalProperties")
+        return {k: _parse_scalars(v, node_schema.get("properties", {}).get(k, extra if isinstance(extra, dict)
+                                                                              else {}), root)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_parse_scalars(v, node_schema.get("items", {}), root) for v in node]
+    types = node_schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    wants_string = (types and types <= {"string", "null"}) or (
+        "enum" in node_schema and all(isinstance(e, str) for e in node_schema["enum"]))
+    return _scalar(node) if isinstance(node, str) and not wants_string else node
+
+
 def validate_config(config: dict) -> dict:
     """A copy of `config` with defaults filled in; raises ConfigError on the first problem."""
     root = schema()
+    config = _parse_scalars(config, root, root)
     errors = list(jsonschema.Draft202012Validator(root).iter_errors(config))
     if errors:
         raise ConfigError(_describe(jsonschema.exceptions.best_match(errors)))
