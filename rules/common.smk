@@ -8,6 +8,14 @@ from prunebench.models import ARCHS
 from prunebench.pipeline import step_code
 from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
+# Snakemake's script runner starts each job as the shell command `<python> <script>` with the
+# interpreter's path unquoted: a space there fails every job, so say so before any job runs
+# (under --software-deployment-method conda or apptainer, jobs run the environment's `python`)
+if re.search(r"\s", sys.executable) and not {m.name for m in workflow.deployment_settings.deployment_method}:
+    sys.exit(f"prunebench: Snakemake cannot start jobs with a Python at a path with a space ({sys.executable}); "
+             "put the virtual environment at a path without one (make VENV=$HOME/prunebench-venv setup, then run "
+             "that one's snakemake); the repository and the working directory may contain spaces")
+
 try:
     CFG = validate_config(config)
 except ConfigError as err:
