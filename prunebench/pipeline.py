@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from . import store
 from .datasets import get_dataset, open_cache, save_cache, verify
+from .errors import InputError
 from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
 from .selection import (SUBSET_COLUMNS, check_fraction, check_scores, check_subset, select_rows, selection_rng,
@@ -137,7 +138,7 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
         if len(np.unique(rows)) != len(rows):
             raise ValueError(f"{method.name}: the sampler returned repeated rows")
     if len(rows) == 0:
-        raise ValueError(budget_problem(np.bincount(labels), [fraction]) or f"fraction {fraction} kept no sample")
+        raise InputError(budget_problem(np.bincount(labels), [fraction]) or f"fraction {fraction} kept no sample")
     write_table(subset_table(rows, index, labels, weights), out,
                 {"method": meta["method"], "fraction": fraction, "seed": meta["seed"], "k": len(rows),
                  "params": meta["params"], "weighted": weights is not None})

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .budgets import class_budgets, total_budget
+from .errors import InputError
 
 SPLIT_COLUMNS = ["index", "label", "role", "clean_label", "noisy"]
 
@@ -28,7 +29,7 @@ def make_split(labels: np.ndarray, num_classes: int, query_fraction: float = 0.1
     query_sizes, pool_sizes = split_sizes([len(ix) for ix in by_class], query_fraction, max_samples)
     problem = split_problem(query_sizes, pool_sizes, query_fraction)
     if problem:
-        raise ValueError(problem)
+        raise InputError(problem)
     query = np.concatenate([ix[:k] for ix, k in zip(by_class, query_sizes)])
     pool = np.concatenate([ix[k:k + n] for ix, k, n in zip(by_class, query_sizes, pool_sizes)])
 
