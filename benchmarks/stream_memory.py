@@ -1,6 +1,6 @@
 """Peak host memory of a streamed training: bounded by the batch queue, not by the dataset.
 
-Writes a store of --images 64-px RGB images (default 200,000: 2.46 GB; sparse on disk, so
+Writes a store of --images 64-px RGB images (default 400,000: 4.6 GiB; sparse on disk, so
 it costs no disk space), then trains small_cnn on all of it for --steps steps in child
 processes whose data memory is capped at --limit GiB (RLIMIT_DATA: the heap and anonymous
 mappings; the memory-mapped store's pages are page cache, which the kernel reclaims):
@@ -68,29 +68,29 @@ def child(store: str, mode: str, limit_gib: float, steps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=200_000)
-    parser.add_argument("--limit", type=float, default=1.0, help="GiB of data memory allowed to the training")
+    parser.add_argument("--images", type=int, default=400_000)
+    parser.add_argument("--limit", type=float, default=2.0, help="GiB of data memory allowed to the training")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--child", nargs=2, metavar=("STORE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child, args.limit, args.steps)
         return
+    print(f"data memory allowed: {args.limit} GiB; batch 256, depth 4 (a batch is {256 * 64 * 64 * 3 / 2**20:.1f} MiB)")
     with tempfile.TemporaryDirectory() as folder:
-        store = Path(folder) / "train_images.npy"
-        np.lib.format.open_memmap(store, mode="w+", dtype=np.uint8, shape=(args.images, 64, 64, 3)).flush()
-        size = args.images * 64 * 64 * 3
-        print(f"store: {args.images} images at 64 px, {size / 2**30:.2f} GiB; data memory allowed: {args.limit} GiB; "
-              f"batch 256, depth 4 (a batch is {256 * 64 * 64 * 3 / 2**20:.1f} MiB)")
-        for mode in ("stream", "memory"):
+        for images, mode in ((args.images // 4, "stream"), (args.images, "stream"), (args.images, "memory")):
+            store = Path(folder) / f"train_images_{images}.npy"
+            if not store.exists():
+                np.lib.format.open_memmap(store, mode="w+", dtype=np.uint8, shape=(images, 64, 64, 3)).flush()
             done = subprocess.run([sys.executable, __file__, "--child", str(store), mode, "--limit", str(args.limit),
                                    "--steps", str(args.steps)], capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+            where = f"{images} images ({images * 64 * 64 * 3 / 2**30:.2f} GiB), {mode:6s}"
             if not lines:
-                print(f"{mode:6s}: the child died (exit {done.returncode}): {done.stderr.strip()[-300:]}")
+                print(f"{where}: the child died (exit {done.returncode}): {done.stderr.strip()[-300:]}")
                 continue
             result = json.loads(lines[-1])
-            print(f"{mode:6s}: {result['outcome']}; peak anonymous memory {result['peak_anon'] / 2**20:.0f} MiB, "
+            print(f"{where}: {result['outcome']}; peak anonymous memory {result['peak_anon'] / 2**20:.0f} MiB, "
                   f"peak resident {result['peak_rss'] / 2**20:.0f} MiB")
 
 

@@ -87,9 +87,11 @@ class StreamData:
     """A dataset slice left in the memory-mapped store and gathered batch by batch.
 
     `threads` background threads copy each batch's rows (in the permutation's order) into one
-    of `depth` host buffers, pinned on CUDA, which are copied to the device asynchronously;
-    host memory stays at `depth` batches whatever the dataset's size. The normalised batches
-    equal DeviceData's, so both give the same training.
+    of `depth` host buffers, pinned on CUDA, which are copied to the device asynchronously.
+    Rows of a .npy store are read with pread, one call per image and no read-ahead, so the
+    process maps none of the store and host memory stays at `depth` batches whatever the
+    dataset's size; other arrays are indexed. The normalised batches equal DeviceData's, so
+    both give the same training.
     """
 
     def __init__(self, images: np.ndarray, index: np.ndarray, labels: np.ndarray, mean, std, device: torch.device,
@@ -104,9 +106,22 @@ class StreamData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def _file(self) -> tuple[str, int] | None:
+        """(path, byte offset of row 0) when the images are a whole .npy file, memory-mapped."""
+        path, offset = getattr(self.images, "filename", None), getattr(self.images, "offset", None)
+        if path and offset is not None and self.images.flags.c_contiguous and \
+                os.path.getsize(path) == offset + self.images.nbytes:
+            return path, offset
+        return None
+
     def raw_batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(rows, uint8 NHWC images on the device) of each run of `batch_size` positions of `order`."""
         positions = order.cpu().numpy()
+        source = self._file()
+        fd = os.open(source[0], os.O_RDONLY) if source else None
+        if fd is not None and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # random rows: read-ahead would only waste reads
+        row_bytes = int(np.prod(self.images.shape[1:]))
         starts = range(0, len(positions), batch_size)
         pinned = self.device.type == "cuda"
         shape = (min(batch_size, len(positions)), *self.images.shape[1:])
@@ -119,7 +134,14 @@ class StreamData:
                 copied[slot].synchronize()
             rows = self.index[positions[starts[i]:starts[i] + batch_size]]
             out = buffers[slot][:len(rows)]
-            np.take(self.images, rows, axis=0, out=out.numpy())  # numpy copies without holding the GIL
+            if fd is None:
+                np.take(self.images, rows, axis=0, out=out.numpy())  # numpy copies without holding the GIL
+                return out
+            view = memoryview(out.numpy().reshape(-1))
+            for j, row in enumerate(rows):  # pread releases the GIL
+                part = view[j * row_bytes:(j + 1) * row_bytes]
+                if os.preadv(fd, [part], source[1] + int(row) * row_bytes) != row_bytes:
+                    raise OSError(f"{source[0]}: short read at row {row} (truncated store?)")
             return out
 
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="stream")
@@ -138,6 +160,8 @@ class StreamData:
                 yield order[start:start + batch_size], x
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            if fd is not None:
+                os.close(fd)
 
     def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """(rows, normalised NCHW images, labels) of each run of `batch_size` positions of `order`."""
