@@ -163,7 +163,8 @@ def _el2n(s, p, seed, plan):
     return el2n_scores([s.snapshot(epoch, "logits", r) for r in range(repeats(p, plan))], s.labels)
 
 
-@method("grand", family="gradient", paper="Paul et al., NeurIPS 2021", signals=("snapshot.logits", "snapshot.embedding"),
+@method("grand", family="gradient", paper="Paul et al., NeurIPS 2021",
+        signals=("snapshot.logits", "snapshot.embedding"),
         parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS,
                     "form": Param.choice("last_layer", "'last_layer' (factored [e, e(x)h] norm, DeepCore) or 'full' "
                                                        "(every weight, the paper)", ("last_layer", "full"))},
@@ -186,8 +187,10 @@ def _aum(s, p, seed, plan):
 
 def _window(available, what: str) -> Param:
     """A sliding window J of at least 2 epochs, no longer than the `available(params, plan)` epochs it slides over."""
-    return Param.integer(10, "sliding window J in epochs", 2, lambda p, plan: max(available(p, plan), 2),
-                         lambda p, plan: f" (a window longer than the {what} of {available(p, plan)} epochs cannot slide)")
+    def note(p, plan):
+        return f" (a window longer than the {what} of {available(p, plan)} epochs cannot slide)"
+
+    return Param.integer(10, "sliding window J in epochs", 2, lambda p, plan: max(available(p, plan), 2), note)
 
 
 @method("dyn_unc", family="training dynamics", paper="He et al., 2023 (arXiv 2306.05175)", signals=("train.p_true",),

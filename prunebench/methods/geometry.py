@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import MAX_CLASS, as_f32, check_group_size, group_rng, groups, knn, order_scores, single_blas_thread, softmax
+from .kernels import (
+    MAX_CLASS,
+    as_f32,
+    check_group_size,
+    group_rng,
+    groups,
+    knn,
+    order_scores,
+    single_blas_thread,
+    softmax,
+)
 from .registry import (
     Param,
     compat_param,
