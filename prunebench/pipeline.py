@@ -201,13 +201,15 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 
 
-def step_code(step: str, method: str | None = None, params: dict | None = None) -> str:
+def step_code(step: str, method: str | None = None, params: dict | None = None, parts=()) -> str:
     """A digest of the library code step `step` runs; with `method`, also of that method's modules and of
-    any method its parameters name (a base score), so editing one method's module changes only its steps'."""
+    any method its parameters name (a base score), so editing one method's module changes only its steps'.
+    `parts`: more registry entries whose code the step runs (a dataset's loader, an architecture's builder:
+    a plugin's module counts like the library's)."""
     from .codehash import step_digest
     from .methods import REGISTRY
 
-    parts, names = [], [method] if method else []
+    parts, names = list(parts), [method] if method else []
     while names:
         spec = get_method(names.pop())
         if spec not in parts:

@@ -3,6 +3,7 @@ import re
 import sys
 
 from prunebench.config import ConfigError, method_params, proxy_plan, validate_config
+from prunebench.datasets import get_dataset
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
 from prunebench.pipeline import step_code
@@ -38,12 +39,13 @@ wildcard_constraints:
     repeat=r"[1-9]\d*",
 
 
-def code(step, per_method=False):
+def code(step, per_method=False, parts=()):
     """The library code a rule's step runs, as a param: when it changes, Snakemake's params trigger reruns the
-    rule. Per method, only that method's modules count (and the step's own), not the other methods'."""
+    rule. Per method, only that method's modules count (and the step's own), not the other methods'; `parts`:
+    the dataset or architecture entry the step uses (a plugin's code counts too)."""
     if per_method:
         return lambda wildcards: step_code(step, wildcards.method, method_params(CFG, wildcards.method))
-    return step_code(step)
+    return step_code(step, parts=parts)
 
 
 def method_fractions(method):

@@ -2,7 +2,7 @@ rule prepare_data:
     output:
         directory(f"{OUT}/data"),
     params:
-        code=code("prepare_data"),
+        code=code("prepare_data", parts=[get_dataset(DATASET)]),
         dataset=CFG["dataset"],
     threads: 8  # image folders decode in parallel; capped by --cores (and the SLURM profile's set-threads)
     log:

@@ -8,7 +8,7 @@ rule train_proxy:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
         models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
     params:
-        code=code("train_proxy"),
+        code=code("train_proxy", parts=[ARCHS[CFG["proxy"]["arch"]]]),
         proxy=CFG["proxy"],
         device=CFG["device"],
         out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",

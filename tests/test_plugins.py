@@ -87,3 +87,8 @@ def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns
     jobs, log = planned_jobs(plugin_folder)
     assert jobs == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1, "all": 1}
     assert "method=random" not in log
+
+    dataset = plugin_folder / "shapes_dataset.py"  # the dataset's code: everything from prepare_data on
+    dataset.write_text(dataset.read_text().replace("CLASSES = (", "CLASSES = (  # edited\n    "))
+    jobs, _ = planned_jobs(plugin_folder)
+    assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == 1 and jobs["score"] == 2
