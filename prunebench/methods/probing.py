@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 def _batches(data: DeviceData, batch_size: int):
     import torch
 
+    from ..training import center_crop
+
     for start in range(0, len(data), batch_size):
-        yield data.batch(torch.arange(start, min(start + batch_size, len(data)), device=data.device))
+        x, y = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=data.device))
+        yield center_crop(x, data.crop_size), y  # what the proxy was evaluated on
 
 
 def _flat_norm_sq(x: torch.Tensor) -> torch.Tensor:
@@ -173,10 +176,10 @@ def probe(s, plan, epoch: int, repeat: int = 0):
 
     device = resolve_device(s.device)
     data, meta = s.images()
-    shape = data.train_images.shape
-    model = build_model(plan.arch, shape[3], data.num_classes, shape[1], seed=0)
+    model = build_model(plan.arch, data.train_images.shape[3], data.num_classes, data.image_size, seed=0)
     model.load_state_dict(torch.load(s.model_path(epoch, repeat), map_location="cpu", weights_only=True))
-    return model.to(device), DeviceData(data.train_images[s.index], s.labels, meta["mean"], meta["std"], device)
+    return model.to(device), DeviceData(data.train_images[s.index], s.labels, meta["mean"], meta["std"], device,
+                                        data.crop_size)
 
 
 PROBES = ("model", "images")
