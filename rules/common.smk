@@ -48,6 +48,13 @@ def code(step, per_method=False, parts=()):
     return step_code(step, parts=parts)
 
 
+def score_gpus(wildcards):
+    """A GPU for the score jobs of methods that run the proxy model (DeepFool, SloCurv, BoundarySet-CCS, GraNd's
+    full form): those that read its weights. On a machine without one the job runs on the CPU all the same."""
+    method = get_method(wildcards.method)
+    return int(method.needs_images(method_params(CFG, wildcards.method), PLAN))
+
+
 def method_fractions(method):
     return ["1.0"] if get_method(method).full_only else FRACTION_LABELS
 

@@ -9,6 +9,8 @@ rule score:
         plan=PLAN,
         proxy_dir=proxy_dir,
         device=CFG["device"],
+    resources:
+        gpu=score_gpus,  # methods that run the proxy model; the profiles give the training rules theirs
     log:
         f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
     benchmark:
