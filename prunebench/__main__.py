@@ -1,13 +1,16 @@
-"""Command line: `python -m prunebench methods` prints the method registry;
-`python -m prunebench check CONFIG` validates a config file."""
+"""Command line (`prunebench`, or `python -m prunebench`): `methods` prints the method registry,
+`check CONFIG...` validates config files, `--version`. A command is a subparser with a `run(args)`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .config import ConfigError, load_config
+from . import __version__
+from .config import load_config
+from .errors import InputError
 from .methods import REGISTRY
+from .plugins import load_plugins
 
 
 def methods_table() -> str:
@@ -23,23 +26,35 @@ def methods_table() -> str:
     return f"{table}\n\nparameters (set them under method_params):\n" + "\n".join(params)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prunebench")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("methods", help="list the registered selection methods")
-    check = commands.add_parser("check", help="validate config files (later files override earlier ones)")
-    check.add_argument("configs", nargs="+", metavar="CONFIG")
-    args = parser.parse_args(argv)
-    if args.command == "methods":
-        print(methods_table())
-        return 0
-    try:
-        load_config(*args.configs)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 1
+def _methods(args) -> int:
+    print(methods_table())
+    return 0
+
+
+def _check(args) -> int:
+    load_config(*args.configs)
     print(f"{' + '.join(args.configs)}: valid")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`prunebench COMMAND`: each command is a subparser whose `run(args)` returns the exit status."""
+    parser = argparse.ArgumentParser(prog="prunebench", description="coreset-selection benchmark")
+    parser.add_argument("--version", action="version", version=f"prunebench {__version__}")
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import a plugin module first (repeatable; installed plugins always load)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("methods", help="list the registered selection methods").set_defaults(run=_methods)
+    check = commands.add_parser("check", help="validate config files (later files override earlier ones)")
+    check.add_argument("configs", nargs="+", metavar="CONFIG")
+    check.set_defaults(run=_check)
+    args = parser.parse_args(argv)
+    try:
+        load_plugins(args.plugin)
+        return args.run(args)
+    except InputError as err:  # a bad config or name: one line
+        print(err, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
