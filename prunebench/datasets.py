@@ -26,7 +26,7 @@ import numpy as np
 
 from . import imagefolder
 from .errors import UnknownNameError
-from .io import DataError
+from .io import DataError, reporting_full_disk
 
 
 @dataclass(frozen=True)
@@ -381,13 +381,14 @@ def save_cache(data: ImageData, folder: str | os.PathLike, name: str) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        for key in CACHE_ARRAYS:
-            np.save(tmp / f"{key}.npy", getattr(data, key))
-        spec = get_dataset(name)
-        meta = {"name": name, "classes": list(data.classes), "mean": spec.mean, "std": spec.std,
-                "augment": spec.augment, "shape": list(data.train_images.shape[1:]),
-                "train_size": len(data.train_labels), "test_size": len(data.test_labels)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        with reporting_full_disk(folder / "meta.json"):
+            for key in CACHE_ARRAYS:
+                np.save(tmp / f"{key}.npy", getattr(data, key))
+            spec = get_dataset(name)
+            meta = {"name": name, "classes": list(data.classes), "mean": spec.mean, "std": spec.std,
+                    "augment": spec.augment, "shape": list(data.train_images.shape[1:]),
+                    "train_size": len(data.train_labels), "test_size": len(data.test_labels)}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

@@ -15,3 +15,8 @@ class UnknownNameError(InputError, KeyError):
 
     def __str__(self) -> str:  # the message as written, not KeyError's repr of it
         return str(self.args[0]) if self.args else ""
+
+
+class DiskFullError(InputError):
+    """No space left where a result is written: the user frees space and reruns."""
+

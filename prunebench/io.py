@@ -7,6 +7,7 @@ atomic rename, so a killed job never leaves a file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import InputError
+from .errors import DiskFullError, InputError
 
 
 class DataError(InputError):
@@ -31,19 +32,52 @@ def current_umask() -> int:
     return mask
 
 
+NEARLY_FULL = 64 << 20  # bytes: less free space than this after a failed write means the disk filled up
+
+
+def _disk_full(folder: Path, err: BaseException) -> str | None:
+    """Why a failed write in `folder` was the disk filling up, or None. Writers that lose the errno
+    (torch.save: 'basic_ios::clear: iostream error') are judged by the space left."""
+    while err is not None:
+        if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return os.strerror(err.errno).lower()
+        err = err.__cause__ or err.__context__
+    try:
+        stat = os.statvfs(folder)
+    except OSError:
+        return None
+    free = stat.f_bavail * stat.f_frsize
+    return f"{free / 2 ** 20:.1f} MiB left" if free < NEARLY_FULL else None
+
+
+@contextlib.contextmanager
+def reporting_full_disk(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a write into `path` that failed because the disk is full into one DiskFullError line."""
+    try:
+        yield
+    except Exception as err:
+        why = _disk_full(Path(path).parent, err)
+        if why is None:
+            raise
+        raise DiskFullError(f"{path}: the disk is full ({why}); nothing was written: free some space and "
+                            "rerun") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` on success."""
+    """Yield a temporary path beside `path`; rename it onto `path` on success. A full disk is one line."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are shared like any other file
+    tmp = None
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        with reporting_full_disk(path):  # checked before the partial file is removed: it holds the space
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; results are shared like any other file
+            yield Path(tmp)
+            os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
 
 

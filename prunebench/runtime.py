@@ -21,6 +21,7 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
         handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
+    logging.raiseExceptions = False  # a log line that cannot be written (a full disk) must not add a traceback
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(max(1, int(threads)))
 
