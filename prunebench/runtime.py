@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+import time
 
 from .errors import InputError
 from .plugins import load_plugins
@@ -26,12 +29,50 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
         os.environ[variable] = str(max(1, int(threads)))
 
 
+SHELLS = {"bash", "sh", "dash", "zsh"}
+
+
+def _parent(pid: int) -> tuple[int, str] | None:
+    """(parent pid, command name) of `pid` from /proc, or None when it is gone or there is no /proc."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+    return int(fields[1]), name
+
+
+def end_with_launcher(poll_seconds: float = 2.0) -> None:
+    """End this process (SIGTERM) when the process that launched it dies, as a killed Snakemake's jobs
+    would otherwise train on as orphans. The launcher is the parent, or the parent's parent when the
+    parent is a shell (`bash -c` around the job); an orphan is adopted by init or a subreaper."""
+    me = _parent(os.getpid())
+    if me is None:  # no /proc: not Linux
+        return
+    watched = [os.getpid()]
+    parent = _parent(me[0])
+    if parent is not None and parent[1] in SHELLS:
+        watched.append(me[0])
+    expected = {pid: _parent(pid)[0] for pid in watched}
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if any((_parent(pid) or (None,))[0] != launcher for pid, launcher in expected.items()):
+                logging.getLogger(__name__).error("the workflow that started this job is gone: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+
+    threading.Thread(target=watch, daemon=True, name="end-with-launcher").start()
+
+
 def run_step(step, log_path: str | None, threads: int = 1, /, plugins=(), **kwargs) -> None:
     """Run one pipeline step; a known failure ends the process with one line naming what is wrong.
 
     `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`.
     `plugins`: the config's plugin modules, imported first (installed plugins always are)."""
     setup(log_path, threads)
+    end_with_launcher()
     try:
         load_plugins(plugins)
         step(**kwargs)
