@@ -49,7 +49,10 @@ slurm:
 		scripts/local_slurm.sh install || echo "Could not install SLURM; the slurm tests will skip."; \
 	fi
 
+# ruff (pyproject.toml's [tool.ruff]) on the Python, snakefmt on the Snakefile and rules, Snakemake's own linter
 lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
 clean:

@@ -9,6 +9,7 @@ min_version("9.0")
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
 
+
 # envs/prunebench.yaml installs this checkout by this absolute path (a relative one would point into .snakemake/)
 os.environ["PRUNEBENCH_ROOT"] = workflow.basedir
 

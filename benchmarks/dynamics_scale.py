@@ -116,7 +116,8 @@ def main() -> None:
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             ok = r["total_s"] <= 60 and r["peak_gib"] <= 4
-            print(f"{name:<16}{r['score_s']:>9.1f}{r['total_s']:>16.1f}{r['peak_gib']:>10.2f}  {'ok' if ok else 'MISSED'}")
+            verdict = "ok" if ok else "MISSED"
+            print(f"{name:<16}{r['score_s']:>9.1f}{r['total_s']:>16.1f}{r['peak_gib']:>10.2f}  {verdict}")
 
 
 if __name__ == "__main__":

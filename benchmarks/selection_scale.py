@@ -31,7 +31,8 @@ METHODS = ["moderate", "cal", "herding", "kcenter", "contextual_diversity", "d2_
 
 EMB = (("pool", "embedding"),)
 QUERY = (("pool", "embedding"), ("pool", "logits"), ("query", "embedding"), ("query", "logits"))
-INPUTS = {"moderate": EMB, "herding": EMB, "kcenter": EMB, "d2_pruning": EMB, "contextual_diversity": (("pool", "logits"),),
+INPUTS = {"moderate": EMB, "herding": EMB, "kcenter": EMB, "d2_pruning": EMB,
+          "contextual_diversity": (("pool", "logits"),),
           "glister": QUERY, "gradmatch": QUERY}
 
 
@@ -113,7 +114,7 @@ def _budget_orders(name):
         h_all = signals.snapshot(0, "embedding")
         z_all = signals.snapshot(0, "logits") if name not in ("herding", "kcenter") else None
         picks = []
-        for g, (rows, k) in enumerate(zip(groups(signals.labels, True), group_budgets(signals.labels, True, fraction))):
+        for rows, k in zip(groups(signals.labels, True), group_budgets(signals.labels, True, fraction)):
             h = np.asarray(h_all[rows], np.float32)
             if name == "glister":
                 query = np.flatnonzero(signals.query_labels == signals.labels[rows[0]])

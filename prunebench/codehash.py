@@ -16,14 +16,13 @@ import functools
 import hashlib
 import importlib.util
 import inspect
-import os
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 PACKAGES = ("prunebench",)  # absolute imports followed; anything else is a dependency, pinned elsewhere
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _package_dir(name: str) -> Path | None:
     spec = importlib.util.find_spec(name)  # a top-level name: found without running it
     locations = spec.submodule_search_locations if spec else None
@@ -59,7 +58,7 @@ def _import_nodes(tree: ast.Module, function: str | None):
             yield from ast.walk(statement)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _imports(path: Path, function: str | None, mtime_ns: int) -> tuple[Path, ...]:
     """Files of the followed modules `path` imports (anywhere, or at its top level and in `function`)."""
     tree = ast.parse(path.read_bytes(), filename=str(path))

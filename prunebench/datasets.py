@@ -18,9 +18,9 @@ import re
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -294,7 +294,7 @@ def _synthetic(root: str | None = None, download_root: str = "data", **options) 
     return make_synthetic(**options)
 
 
-def _folder(name: str, lister: Callable[[str], "imagefolder.Listing"]) -> Callable[[dict, str | os.PathLike, int], None]:
+def _folder(name: str, lister: Callable[[str], imagefolder.Listing]) -> Callable[[dict, str | os.PathLike, int], None]:
     def prepare(dataset: dict, out_dir: str | os.PathLike, threads: int) -> None:
         spec = DATASETS[name]
         meta = {"name": name, "mean": spec.mean, "std": spec.std, "augment": spec.augment,

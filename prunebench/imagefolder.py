@@ -207,7 +207,7 @@ def _fill(work: Path, split: str, files: list[str], size: int, skip_bad: bool, t
                 future.cancel()
             record()  # what finished is kept for the next attempt
             raise
-    del images
+    images = None  # drop the memory map (its file stays) before the caller renames the work folder
     return bad
 
 

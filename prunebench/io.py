@@ -12,8 +12,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -134,7 +135,8 @@ def read_table(path: str | os.PathLike, columns: list[str] | None = None, requir
         raise DataError(f"{path}: damaged or not a Parquet file ({message})") from None
 
 
-def table_metadata(table: pa.Table, path: str | os.PathLike = "table", required: tuple[str, ...] = ()) -> dict[str, Any]:
+def table_metadata(table: pa.Table, path: str | os.PathLike = "table",
+                   required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON metadata written by `write_table` (pandas' key and the checksum are skipped); `required` keys
     must be there."""
     raw = table.schema.metadata or {}

@@ -8,7 +8,7 @@ no max-pool) of DeepCore's and CLD's CIFAR models.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torchvision.models as tv

@@ -20,8 +20,15 @@ from .datasets import get_dataset, open_cache, save_cache, verify
 from .errors import InputError
 from .io import read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
-from .selection import (SUBSET_COLUMNS, check_fraction, check_scores, check_subset, select_rows, selection_rng,
-                        subset_table)
+from .selection import (
+    SUBSET_COLUMNS,
+    check_fraction,
+    check_scores,
+    check_subset,
+    select_rows,
+    selection_rng,
+    subset_table,
+)
 from .signals import Signals
 from .splits import SPLIT_COLUMNS, budget_problem, rows_of
 from .splits import make_split as draw_split

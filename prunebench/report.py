@@ -195,7 +195,9 @@ def within_table(frame: pd.DataFrame, methods: list[str], tolerance: float) -> T
 
 
 def _fmt(value: float, digits: int = 1, scale: float = 1.0) -> str:
-    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value / scale:,.{digits}f}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return f"{value / scale:,.{digits}f}"
 
 
 def cost_display(costs: pd.DataFrame) -> Table:
@@ -334,7 +336,8 @@ def rank_figure(frame: pd.DataFrame, arch: str, methods: list[str]):
 
 
 def pareto_points(frame: pd.DataFrame, costs: pd.DataFrame | None, fraction: float) -> pd.DataFrame:
-    """Per method at `fraction`: mean accuracy (%), selection wall seconds, signal MB; rows missing either are dropped."""
+    """Per method at `fraction`: mean accuracy (%), selection wall seconds, signal MB; rows missing either are
+    dropped."""
     part = frame[np.isclose(frame["fraction"], fraction) & (frame["method"] != FULL)]
     acc = 100 * part.groupby("method")["test_accuracy"].mean()
     if costs is None or acc.empty:

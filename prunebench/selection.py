@@ -72,7 +72,8 @@ def selection_rng(seed: int, method: str, fraction: float) -> np.random.Generato
 def _unique(index: np.ndarray, path) -> None:
     values, counts = np.unique(index, return_counts=True)
     if (counts > 1).any():
-        raise DataError(f"{path}: {int((counts > 1).sum())} index value(s) repeated (e.g. {int(values[counts > 1][0])})")
+        example = int(values[counts > 1][0])
+        raise DataError(f"{path}: {int((counts > 1).sum())} index value(s) repeated (e.g. {example})")
 
 
 def check_scores(table: pa.Table, path) -> None:

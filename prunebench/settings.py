@@ -26,7 +26,7 @@ class TrainSettings:
     precision: str = "fp32"  # "bf16": bf16 autocast and channels_last on CUDA (fp32 on the CPU whatever is asked)
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainSettings":
+    def from_dict(cls, values: dict) -> TrainSettings:
         known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
         if "milestones" in known:
             known["milestones"] = tuple(known["milestones"])

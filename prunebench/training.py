@@ -14,10 +14,10 @@ import logging
 import math
 import os
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Union
 
 import numpy as np
 import torch
@@ -76,7 +76,8 @@ class DeviceData:
         x = (self.images[rows].float() - self.mean) / self.std
         return x, self.labels[rows]
 
-    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def batches(self, order: torch.Tensor,
+                batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """(rows, normalised images, labels) of each run of `batch_size` positions of `order`."""
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
@@ -163,7 +164,8 @@ class StreamData:
             if fd is not None:
                 os.close(fd)
 
-    def batches(self, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def batches(self, order: torch.Tensor,
+                batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """(rows, normalised NCHW images, labels) of each run of `batch_size` positions of `order`."""
         with contextlib.closing(self.raw_batches(order, batch_size)) as raw:
             for rows, x in raw:
@@ -171,7 +173,7 @@ class StreamData:
                 yield rows, (x.float() - self.mean) / self.std, self.labels[rows]
 
 
-Data = Union[DeviceData, StreamData]
+Data = DeviceData | StreamData
 
 
 def _host_memory_available() -> int:

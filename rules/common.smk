@@ -13,9 +13,11 @@ from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 # interpreter's path unquoted: a space there fails every job, so say so before any job runs
 # (under --software-deployment-method conda or apptainer, jobs run the environment's `python`)
 if re.search(r"\s", sys.executable) and not {m.name for m in workflow.deployment_settings.deployment_method}:
-    sys.exit(f"prunebench: Snakemake cannot start jobs with a Python at a path with a space ({sys.executable}); "
-             "put the virtual environment at a path without one (make VENV=$HOME/prunebench-venv setup, then run "
-             "that one's snakemake); the repository and the working directory may contain spaces")
+    sys.exit(
+        f"prunebench: Snakemake cannot start jobs with a Python at a path with a space ({sys.executable}); "
+        "put the virtual environment at a path without one (make VENV=$HOME/prunebench-venv setup, then run "
+        "that one's snakemake); the repository and the working directory may contain spaces"
+    )
 
 try:
     CFG = validate_config(config)
@@ -134,8 +136,11 @@ def report_inputs(wildcards):
             *proxy_benchmarks(),
             *sorted({rules.score.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
             *[rules.select.benchmark.format(method=m, fraction=f, seed=s) for m, f, s in jobs],
-            *[rules.train_target.benchmark.format(arch=a, method=m, fraction=f, seed=s)
-              for a in CFG["target"]["archs"] for m, f, s in jobs],
+            *[
+                rules.train_target.benchmark.format(arch=a, method=m, fraction=f, seed=s)
+                for a in CFG["target"]["archs"]
+                for m, f, s in jobs
+            ],
         ],
         "subsets": [f"{OUT}/subsets/{m}/{f}/seed{s}.parquet" for m, f, s in jobs],
         "splits": [f"{OUT}/split/seed{s}.parquet" for s in CFG["seeds"]],

@@ -7,21 +7,21 @@ rule train_proxy:
         eval=f"{OUT}/proxy/seed{{seed}}/{EVAL_FILE}",
         snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
         models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
-    params:
-        code=code("train_proxy", parts=[ARCHS[CFG["proxy"]["arch"]]]),
-        proxy=CFG["proxy"],
-        device=CFG["device"],
-        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
-    threads: 2
-    resources:
-        mem_mb=4000,
-        runtime=120,
     log:
         f"{OUT}/logs/train_proxy/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_proxy/seed{{seed}}.tsv"
     conda:
         "../envs/prunebench.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        code=code("train_proxy", parts=[ARCHS[CFG["proxy"]["arch"]]]),
+        proxy=CFG["proxy"],
+        device=CFG["device"],
+        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
     script:
         "../workflow_scripts/train_proxy.py"
 

@@ -4,14 +4,14 @@ rule aggregate:
     output:
         parquet=f"{OUT}/results.parquet",
         csv=f"{OUT}/results.csv",
-    params:
-        code=code("aggregate"),
     log:
         f"{OUT}/logs/aggregate.log",
     benchmark:
         f"{OUT}/benchmarks/aggregate.tsv"
     conda:
         "../envs/prunebench.yaml"
+    params:
+        code=code("aggregate"),
     script:
         "../workflow_scripts/aggregate.py"
 
@@ -22,18 +22,25 @@ rule report:
     output:
         html=REPORT_HTML,
         markdown=report(f"{OUT}/report/summary.md", caption="captions/summary.rst", category="Tables"),
-        accuracy_table=report(f"{OUT}/report/accuracy.csv", caption="captions/accuracy_table.rst",
-                              category="Tables"),
+        accuracy_table=report(f"{OUT}/report/accuracy.csv", caption="captions/accuracy_table.rst", category="Tables"),
         cost_table=report(f"{OUT}/report/costs.csv", caption="captions/costs.rst", category="Tables"),
-        accuracy=report(report_figures(["accuracy_vs_fraction"]), caption="captions/accuracy.rst",
-                        category="Accuracy", subcategory="against fraction"),
-        relative=report(report_figures(["relative_to_random"]), caption="captions/relative.rst",
-                        category="Accuracy", subcategory="relative to random"),
-        rank=report(report_figures(["rank_heatmap"]), caption="captions/rank.rst", category="Accuracy",
-                    subcategory="rank"),
+        accuracy=report(
+            report_figures(["accuracy_vs_fraction"]),
+            caption="captions/accuracy.rst",
+            category="Accuracy",
+            subcategory="against fraction",
+        ),
+        relative=report(
+            report_figures(["relative_to_random"]),
+            caption="captions/relative.rst",
+            category="Accuracy",
+            subcategory="relative to random",
+        ),
+        rank=report(
+            report_figures(["rank_heatmap"]), caption="captions/rank.rst", category="Accuracy", subcategory="rank"
+        ),
         cost=report(report_figures(["cost_vs_accuracy"]), caption="captions/cost.rst", category="Cost"),
-        balance=report(f"{OUT}/report/class_balance.png", caption="captions/class_balance.rst",
-                       category="Subsets"),
+        balance=report(f"{OUT}/report/class_balance.png", caption="captions/class_balance.rst", category="Subsets"),
         overlap=report(f"{OUT}/report/subset_overlap.png", caption="captions/overlap.rst", category="Subsets"),
         mislabeled=report(
             [f"{OUT}/report/mislabeled_share.png"] if CFG["split"]["label_noise"] > 0 else [],
@@ -41,15 +48,15 @@ rule report:
             category="Subsets",
         ),
         svg=[f"{OUT}/report/{name}.svg" for name in REPORT_FIGURES],
-    params:
-        code=code("report"),
-        config=CFG,
-        proxy_dir=f"{OUT}/proxy",
     log:
         f"{OUT}/logs/report.log",
     benchmark:
         f"{OUT}/benchmarks/report.tsv"
     conda:
         "../envs/prunebench.yaml"
+    params:
+        code=code("report"),
+        config=CFG,
+        proxy_dir=f"{OUT}/proxy",
     script:
         "../workflow_scripts/report.py"

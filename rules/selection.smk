@@ -3,20 +3,20 @@ rule score:
         unpack(proxy_inputs),
     output:
         f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
-    params:
-        code=code("score", per_method=True),
-        method_params=lambda wildcards: method_params(CFG, wildcards.method),
-        plan=PLAN,
-        proxy_dir=proxy_dir,
-        device=CFG["device"],
-    resources:
-        gpu=score_gpus,  # methods that run the proxy model; the profiles give the training rules theirs
     log:
         f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/score/{{method}}/seed{{seed}}.tsv"
     conda:
         "../envs/prunebench.yaml"
+    resources:
+        gpu=score_gpus,  # methods that run the proxy model; the profiles give the training rules theirs
+    params:
+        code=code("score", per_method=True),
+        method_params=lambda wildcards: method_params(CFG, wildcards.method),
+        plan=PLAN,
+        proxy_dir=proxy_dir,
+        device=CFG["device"],
     script:
         "../workflow_scripts/score.py"
 
@@ -26,14 +26,14 @@ rule select:
         unpack(select_inputs),
     output:
         f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
-    params:
-        code=code("select", per_method=True),
-        proxy_dir=proxy_dir,
     log:
         f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/select/{{method}}/{{fraction}}/seed{{seed}}.tsv"
     conda:
         "../envs/prunebench.yaml"
+    params:
+        code=code("select", per_method=True),
+        proxy_dir=proxy_dir,
     script:
         "../workflow_scripts/select.py"

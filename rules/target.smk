@@ -5,20 +5,20 @@ rule train_target:
         split=f"{OUT}/split/seed{{seed}}.parquet",
     output:
         f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
-    params:
-        code=code("train_target"),
-        target=CFG["target"],
-        device=CFG["device"],
-        proxy_arch=CFG["proxy"]["arch"],
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=120,
     log:
         f"{OUT}/logs/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.tsv"
     conda:
         "../envs/prunebench.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=120,
+    params:
+        code=code("train_target"),
+        target=CFG["target"],
+        device=CFG["device"],
+        proxy_arch=CFG["proxy"]["arch"],
     script:
         "../workflow_scripts/train_target.py"

@@ -34,7 +34,8 @@ def make_image_folder(root: Path, classes: int = 3, per_class: dict | None = Non
             folder = root / split / name
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(per_class[split]):
-                (folder / f"{i:03d}{ext}").write_bytes(jpeg_bytes(COLOURS[c], SHAPES[i % len(SHAPES)], 100 * s + 10 * c + i))
+                image = jpeg_bytes(COLOURS[c], SHAPES[i % len(SHAPES)], 100 * s + 10 * c + i)
+                (folder / f"{i:03d}{ext}").write_bytes(image)
     return root
 
 

@@ -7,14 +7,13 @@ line before anything trains.
 
 import numpy as np
 import pytest
+from conftest import synthetic_proxy_run
 
 from prunebench import pipeline
-from prunebench.config import ConfigError, validate_config
 from prunebench.budgets import class_budgets, total_budget
+from prunebench.config import ConfigError, validate_config
 from prunebench.io import read_table, table_metadata
 from prunebench.methods import REGISTRY, ProxyPlan
-
-from conftest import synthetic_proxy_run
 
 PROXY = {"arch": "small_cnn", "epochs": 4, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
          "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,

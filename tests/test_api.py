@@ -1,9 +1,9 @@
 """The Python API: scores and subsets from a finished proxy run, the same as the workflow's steps."""
 
 import pytest
+from conftest import synthetic_proxy_run
 
 import prunebench
-from conftest import synthetic_proxy_run
 from prunebench import pipeline
 from prunebench.errors import InputError
 from prunebench.io import read_table

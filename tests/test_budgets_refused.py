@@ -6,8 +6,8 @@ import sys
 
 import pytest
 import yaml
-
 from conftest import REPO, SMOKE, snakemake
+
 from prunebench import pipeline
 from prunebench.config import ConfigError, load_config
 from prunebench.splits import make_split, split_sizes

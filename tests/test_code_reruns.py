@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, SNAKEMAKE
+
 from prunebench import codehash
 
 pytestmark = pytest.mark.pipeline
@@ -26,7 +26,8 @@ TARGETS = [f"results/synthetic/targets/small_cnn/{m}/0.5/seed0.json" for m in ("
 
 
 def copy_repo(dest: Path) -> Path:
-    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
     for name in tracked.split():
         if (REPO / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 import yaml
-
 from conftest import REPO, snakemake
+
 from prunebench.config import ConfigError, load_config, validate_config
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())

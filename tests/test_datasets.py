@@ -9,8 +9,17 @@ import tarfile
 import numpy as np
 import pytest
 
-from prunebench.datasets import (CIFAR_LAYOUT, DATASETS, get_dataset, load_cifar, load_fashion_mnist,
-                                 make_synthetic, open_cache, save_cache, verify)
+from prunebench.datasets import (
+    CIFAR_LAYOUT,
+    DATASETS,
+    get_dataset,
+    load_cifar,
+    load_fashion_mnist,
+    make_synthetic,
+    open_cache,
+    save_cache,
+    verify,
+)
 from prunebench.io import DataError
 
 

@@ -107,7 +107,7 @@ def test_block_processing_does_not_change_any_window_score():
     p = RNG.random((1000, 12))
     for score in (dynamics.dyn_unc_scores, dynamics.dual_scores):
         whole = score(p, 5)
-        blocked = dynamics._by_blocks(lambda x: score(x, 5), p, block=77)
+        blocked = dynamics._by_blocks(lambda x, score=score: score(x, 5), p, block=77)
         np.testing.assert_array_equal(whole, blocked)
 
 

@@ -11,8 +11,8 @@ import json
 
 import pytest
 import yaml
-
 from conftest import snakemake
+
 from prunebench.methods import REGISTRY
 
 # windows and trajectories that fit a 4-epoch log, and short probes

@@ -2,6 +2,7 @@
 float16 resolution are ranked by their true order, through the real score and select steps."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from prunebench import pipeline
@@ -9,8 +10,6 @@ from prunebench.io import matrix_column, read_table, write_table
 from prunebench.methods import REGISTRY, ProxyPlan, kernels
 from prunebench.signals import snapshot_file
 from prunebench.splits import make_split
-
-import pyarrow as pa
 
 CLASSES, PER_CLASS = 3, 40
 PLAN = ProxyPlan(epochs=2, snapshot_epochs=(2,), repeats=1)

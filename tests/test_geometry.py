@@ -30,7 +30,8 @@ def test_kcenter_covers_within_twice_the_optimal_radius_at_every_prefix(seed):
 
 def test_kcenter_picks_the_farthest_point_each_step():
     x = np.array([[0.0], [1.0], [10.0], [3.0], [6.0]], np.float32)
-    assert geometry.kcenter_order(x, first=0).tolist()[:3] == [0, 2, 4]  # 0, then 10, then 6 (4 from the nearest pick; 3 is 3 from 0)
+    # 0, then 10, then 6 (4 from the nearest pick; 3 is 3 from 0)
+    assert geometry.kcenter_order(x, first=0).tolist()[:3] == [0, 2, 4]
 
 
 def test_herding_mean_converges_to_the_class_mean_and_beats_random_subsets():

@@ -5,13 +5,12 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import synthetic_proxy_run
 
 from prunebench import pipeline
 from prunebench.budgets import class_budgets
 from prunebench.io import read_table, table_metadata
 from prunebench.methods import REGISTRY, ProxyPlan, gradients, kernels, submodular
-
-from conftest import synthetic_proxy_run
 
 RNG = np.random.default_rng(11)
 
@@ -64,8 +63,8 @@ def test_each_gain_is_the_increase_of_its_set_function(function):
     chosen = []
     for row in (3, 7, 1):
         others = [i for i in range(12) if i not in chosen]
-        np.testing.assert_allclose(objective.gains(np.array(others)),
-                                   [value(sim, chosen + [i]) - value(sim, chosen) for i in others], rtol=1e-4, atol=1e-4)
+        expected = [value(sim, chosen + [i]) - value(sim, chosen) for i in others]
+        np.testing.assert_allclose(objective.gains(np.array(others)), expected, rtol=1e-4, atol=1e-4)
         objective.add(row)
         chosen.append(row)
 
@@ -87,7 +86,8 @@ def test_stochastic_greedy_samples_its_budgeted_share_and_stays_close_to_greedy(
     draws = [fl_value(sim, submodular.greedy(submodular.FacilityLocation(sim), 400, 20, "stochastic",
                                              np.random.default_rng(s), 0.01)) for s in range(3)]
     assert min(draws) >= 0.95 * full
-    assert submodular.stochastic_sample_size(400, 20, 0.01) == 93 and submodular.stochastic_sample_size(400, 20, 0.9) == 3
+    assert submodular.stochastic_sample_size(400, 20, 0.01) == 93
+    assert submodular.stochastic_sample_size(400, 20, 0.9) == 3
 
 
 def gradient_problem(n=120, classes=4, dim=6, seed=0):

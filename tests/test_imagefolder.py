@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from image_folders import COLOURS, corrupt_jpeg, make_image_folder, make_imagenet_archives
 from PIL import Image
 
-from image_folders import COLOURS, corrupt_jpeg, make_image_folder, make_imagenet_archives
 from prunebench import pipeline
 from prunebench.config import ConfigError, validate_config
 from prunebench.datasets import open_cache

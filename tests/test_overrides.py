@@ -5,9 +5,9 @@ import re
 
 import pytest
 import yaml
+from conftest import REPO, SMOKE, snakemake
 from snakemake.cli import parse_config
 
-from conftest import REPO, SMOKE, snakemake
 from prunebench.config import load_config, validate_config
 
 # the README's forms (section "Overriding keys on the command line")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import REPO, SMOKE, snakemake
+
 from prunebench.budgets import class_budgets, total_budget
 from prunebench.config import load_config
 from prunebench.io import table_metadata

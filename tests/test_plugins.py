@@ -7,8 +7,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, SMOKE, snakemake
+
 from prunebench.config import ConfigError, validate_config
 
 EXAMPLES = REPO / "examples"

@@ -3,8 +3,8 @@
 import re
 
 import pytest
-
 from conftest import REPO, snakemake
+
 from prunebench.config import load_config
 from prunebench.methods import get_method
 

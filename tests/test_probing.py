@@ -61,7 +61,7 @@ def test_slocurv_estimates_the_trace_of_the_squared_input_hessian():
     for row in range(5):
         x, y = data.batch(torch.tensor([row]))
         hessian = torch.autograd.functional.hessian(
-            lambda v: nn.functional.cross_entropy(model(v.view(1, 1, 2, 2).double()), y), x.double().flatten())
+            lambda v, y=y: nn.functional.cross_entropy(model(v.view(1, 1, 2, 2).double()), y), x.double().flatten())
         exact.append(float((hessian @ hessian).trace()))
     estimate = slocurv_scores(model, _double(data), step=1e-5, probes=4000, seed=0)
     np.testing.assert_allclose(estimate, exact, rtol=0.1)

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -19,10 +18,17 @@ from report_speed import BENCH_HEADER, fake_workflow  # noqa: E402
 
 from prunebench import pipeline  # noqa: E402
 from prunebench.config import ConfigError, validate_config  # noqa: E402
-from prunebench.costs import benchmark_table, cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
+from prunebench.costs import cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
 from prunebench.io import write_table  # noqa: E402
-from prunebench.report import (figure_files, pareto_front, rank_matrix, relative_table, report_fraction,  # noqa: E402
-                               summary_table, within_table)
+from prunebench.report import (  # noqa: E402
+    figure_files,
+    pareto_front,
+    rank_matrix,
+    relative_table,
+    report_fraction,
+    summary_table,
+    within_table,
+)
 from prunebench.subset_stats import gather_subsets, jaccard  # noqa: E402
 
 

@@ -19,7 +19,6 @@ from base64 import b64decode
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))

@@ -24,7 +24,6 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import REPO, SMOKE, SNAKEMAKE
 
 pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
@@ -190,8 +189,8 @@ def test_readme_tells_users_to_fill_in_account_and_partition_only():
     assert profile["groups"] == local["groups"] == {"train_target": "targets"}
     for p in (profile, local):  # group width capped: one target training per layer, so one GPU per group
         assert p["set-threads"]["train_target"] == p["cores"]
-    assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report",
-                                     "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)"}
+    rerun = "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)"
+    assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report", rerun}
 
 
 
@@ -337,7 +336,8 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     while _saved_epoch(checkpoint) < 2 and time.time() < deadline and run.poll() is None:
         time.sleep(0.05)
     env = {**os.environ, "PATH": _sbin_path()}
-    running = subprocess.run(["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True, env=env).stdout.split("\n")
+    running = subprocess.run(["squeue", "-h", "-o", "%i %k"], capture_output=True, text=True,
+                             env=env).stdout.split("\n")
     victim = [line.split()[0] for line in running if "train_target" in line]
     assert len(victim) == 1, running
     subprocess.run(["scancel", "--signal=TERM", "--full", victim[0]], check=True, env=env)

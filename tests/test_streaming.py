@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import kill_after_checkpoint
+
 from prunebench import training
 from prunebench.datasets import make_synthetic, open_cache, save_cache
 from prunebench.models import build_model

@@ -3,12 +3,11 @@
 
 import numpy as np
 import torch
+from conftest import kill_after_checkpoint
 
 from prunebench.datasets import make_synthetic
 from prunebench.settings import TrainSettings
 from prunebench.target import train_target
-
-from conftest import kill_after_checkpoint
 
 EPOCHS = 8
 

@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import kill_after_checkpoint
 
 from prunebench.datasets import make_synthetic
 from prunebench.models import build_model
 from prunebench.proxy import train_proxy
 from prunebench.settings import TrainSettings
 from prunebench.training import DeviceData, Trainer, augment_batch, per_sample_signals, resolve_device
-
-from conftest import kill_after_checkpoint
 
 
 def test_per_sample_signals_match_their_definitions():
@@ -57,7 +56,8 @@ def _linear_step(images, labels, weights):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 4))
     data = DeviceData(images, labels, (0.5,), (0.4,), torch.device("cpu"))
-    trainer = Trainer(model, TrainSettings(epochs=1, batch_size=len(labels), lr=0.5, momentum=0.0, nesterov=False), len(labels), 0)
+    settings = TrainSettings(epochs=1, batch_size=len(labels), lr=0.5, momentum=0.0, nesterov=False)
+    trainer = Trainer(model, settings, len(labels), 0)
     trainer.train_epoch(data, 0, weights=weights)
     return model[1].weight.detach()
 
