@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import REPO, SNAKEMAKE
 
 pytestmark = pytest.mark.pipeline
