@@ -19,16 +19,10 @@ import pandas as pd
 
 from .io import DataError
 from .methods import ProxyPlan, get_method
+from .paths import job_pattern
 
-# benchmark file layout under benchmarks/, as the rules in rules/*.smk write it
-_LAYOUT = {
-    "train_proxy": re.compile(r"train_proxy/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
-    "train_proxy_repeat": re.compile(r"train_proxy_repeat/seed(?P<seed>\d+)/repeat(?P<repeat>\d+)\.(?:tsv|jsonl)"),
-    "score": re.compile(r"score/(?P<method>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
-    "select": re.compile(r"select/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
-    "train_target": re.compile(
-        r"train_target/(?P<arch>[^/]+)/(?P<method>[^/]+)/(?P<fraction>[^/]+)/seed(?P<seed>\d+)\.(?:tsv|jsonl)"),
-}
+# the benchmark files of the jobs the report costs, from the same templates the rules write them by
+_LAYOUT = {rule: job_pattern(rule) for rule in ("train_proxy", "train_proxy_repeat", "score", "select", "train_target")}
 _REPEAT_FILE = re.compile(r"(?:^|[/\s])repeat(\d+)/")
 BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb", "max_uss": "max_uss_mb",
                      "io_in": "io_in_mb", "io_out": "io_out_mb", "mean_load": "mean_load"}
@@ -61,9 +55,9 @@ def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
 def parse_benchmark_path(path: str | os.PathLike) -> dict:
     """The rule and wildcards of a benchmark file, from its path below `benchmarks/`."""
     text = Path(path).as_posix()
-    tail = text.rsplit("benchmarks/", 1)[-1]
+    stem, _, extension = text.rsplit("benchmarks/", 1)[-1].rpartition(".")
     for rule, pattern in _LAYOUT.items():
-        match = pattern.fullmatch(tail)
+        match = pattern.fullmatch(stem) if extension in ("tsv", "jsonl") else None
         if match:
             found = match.groupdict()
             return {"rule": rule, "arch": found.get("arch"), "method": found.get("method"),

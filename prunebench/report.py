@@ -29,16 +29,13 @@ import seaborn as sns  # noqa: E402
 import yaml  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
+from .paths import ARCH_FIGURES, NOISE_FIGURE, SUBSET_FIGURES, figure_files  # noqa: E402, F401 (figure_files: API)
 from .subset_stats import SubsetStats  # noqa: E402
 
 matplotlib.rcParams["svg.hashsalt"] = "prunebench"  # stable element ids: same inputs, same SVG
 MISSING = "–"
 FULL = "full"
 RANDOM = "random"
-# figures per target architecture, and figures of the subsets themselves (one each)
-ARCH_FIGURES = ("accuracy_vs_fraction", "relative_to_random", "rank_heatmap", "cost_vs_accuracy")
-SUBSET_FIGURES = ("class_balance", "subset_overlap")
-NOISE_FIGURE = "mislabeled_share"
 
 
 def report_fraction(config: dict) -> float:
@@ -48,15 +45,6 @@ def report_fraction(config: dict) -> float:
     if chosen is not None:
         return float(chosen)
     return float(min(config["fractions"], key=lambda f: (abs(math.log(f / 0.1)), f)))
-
-
-def figure_files(config: dict) -> list[str]:
-    """Names (without extension) of every figure `write_report` writes for `config`."""
-    names = [f"{stem}_{arch}" for arch in config["target"]["archs"] for stem in ARCH_FIGURES]
-    names += list(SUBSET_FIGURES)
-    if config["split"]["label_noise"] > 0:
-        names.append(NOISE_FIGURE)
-    return names
 
 
 # ---------------------------------------------------------------- tables

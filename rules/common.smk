@@ -6,6 +6,7 @@ from prunebench.config import ConfigError, method_params, proxy_plan, validate_c
 from prunebench.datasets import get_dataset
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
+from prunebench import paths
 from prunebench.pipeline import step_code
 from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
@@ -148,14 +149,8 @@ def report_inputs(wildcards):
     }
 
 
-# every figure the report writes (PNG and SVG); prunebench.report.figure_files says the same (tested)
-REPORT_ARCH_FIGURES = ["accuracy_vs_fraction", "relative_to_random", "rank_heatmap", "cost_vs_accuracy"]
-REPORT_FIGURES = [
-    *(f"{stem}_{arch}" for arch in CFG["target"]["archs"] for stem in REPORT_ARCH_FIGURES),
-    "class_balance",
-    "subset_overlap",
-    *(["mislabeled_share"] if CFG["split"]["label_noise"] > 0 else []),
-]
+# every figure the report writes (PNG and SVG)
+REPORT_FIGURES = paths.figure_files(CFG)
 
 
 def report_figures(stems):

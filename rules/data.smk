@@ -2,9 +2,9 @@ rule prepare_data:
     output:
         directory(f"{OUT}/data"),
     log:
-        f"{OUT}/logs/prepare_data.log",
+        f"{OUT}/{paths.log('prepare_data')}",
     benchmark:
-        f"{OUT}/benchmarks/prepare_data.tsv"
+        f"{OUT}/{paths.benchmark('prepare_data')}"
     conda:
         "../envs/prunebench.yaml"
     threads: 8  # image folders decode in parallel; capped by --cores (and the SLURM profile's set-threads)
@@ -21,9 +21,9 @@ rule make_split:
     output:
         f"{OUT}/split/seed{{seed}}.parquet",
     log:
-        f"{OUT}/logs/make_split/seed{{seed}}.log",
+        f"{OUT}/{paths.log('make_split')}",
     benchmark:
-        f"{OUT}/benchmarks/make_split/seed{{seed}}.tsv"
+        f"{OUT}/{paths.benchmark('make_split')}"
     conda:
         "../envs/prunebench.yaml"
     params:

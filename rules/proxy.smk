@@ -8,9 +8,9 @@ rule train_proxy:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
         models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
     log:
-        f"{OUT}/logs/train_proxy/seed{{seed}}.log",
+        f"{OUT}/{paths.log('train_proxy')}",
     benchmark:
-        f"{OUT}/benchmarks/train_proxy/seed{{seed}}.tsv"
+        f"{OUT}/{paths.benchmark('train_proxy')}"
     conda:
         "../envs/prunebench.yaml"
     threads: 2
@@ -32,6 +32,6 @@ use rule train_proxy as train_proxy_repeat with:
         snapshots=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
         models=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
     log:
-        f"{OUT}/logs/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.log",
+        f"{OUT}/{paths.log('train_proxy_repeat')}",
     benchmark:
-        f"{OUT}/benchmarks/train_proxy_repeat/seed{{seed}}/repeat{{repeat}}.tsv"
+        f"{OUT}/{paths.benchmark('train_proxy_repeat')}"

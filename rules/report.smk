@@ -5,9 +5,9 @@ rule aggregate:
         parquet=f"{OUT}/results.parquet",
         csv=f"{OUT}/results.csv",
     log:
-        f"{OUT}/logs/aggregate.log",
+        f"{OUT}/{paths.log('aggregate')}",
     benchmark:
-        f"{OUT}/benchmarks/aggregate.tsv"
+        f"{OUT}/{paths.benchmark('aggregate')}"
     conda:
         "../envs/prunebench.yaml"
     params:
@@ -49,9 +49,9 @@ rule report:
         ),
         svg=[f"{OUT}/report/{name}.svg" for name in REPORT_FIGURES],
     log:
-        f"{OUT}/logs/report.log",
+        f"{OUT}/{paths.log('report')}",
     benchmark:
-        f"{OUT}/benchmarks/report.tsv"
+        f"{OUT}/{paths.benchmark('report')}"
     conda:
         "../envs/prunebench.yaml"
     params:

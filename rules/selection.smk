@@ -4,9 +4,9 @@ rule score:
     output:
         f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
     log:
-        f"{OUT}/logs/score/{{method}}/seed{{seed}}.log",
+        f"{OUT}/{paths.log('score')}",
     benchmark:
-        f"{OUT}/benchmarks/score/{{method}}/seed{{seed}}.tsv"
+        f"{OUT}/{paths.benchmark('score')}"
     conda:
         "../envs/prunebench.yaml"
     resources:
@@ -27,9 +27,9 @@ rule select:
     output:
         f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
     log:
-        f"{OUT}/logs/select/{{method}}/{{fraction}}/seed{{seed}}.log",
+        f"{OUT}/{paths.log('select')}",
     benchmark:
-        f"{OUT}/benchmarks/select/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+        f"{OUT}/{paths.benchmark('select')}"
     conda:
         "../envs/prunebench.yaml"
     params:

@@ -6,9 +6,9 @@ rule train_target:
     output:
         f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
     log:
-        f"{OUT}/logs/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.log",
+        f"{OUT}/{paths.log('train_target')}",
     benchmark:
-        f"{OUT}/benchmarks/train_target/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.tsv"
+        f"{OUT}/{paths.benchmark('train_target')}"
     conda:
         "../envs/prunebench.yaml"
     threads: 1

@@ -1,0 +1,52 @@
+"""Names of workflow files that the library and the rules both need, in one place: the rules format
+these templates (Snakemake fills the {wildcards}), the library parses them back. Nothing here imports
+Snakemake or plotting, so the Snakefile reads it for free.
+"""
+
+from __future__ import annotations
+
+import re
+
+# each rule's log and benchmark file, below results/<dataset>/logs/ and .../benchmarks/, by its wildcards
+JOBS = {
+    "prepare_data": "prepare_data",
+    "make_split": "make_split/seed{seed}",
+    "train_proxy": "train_proxy/seed{seed}",
+    "train_proxy_repeat": "train_proxy_repeat/seed{seed}/repeat{repeat}",
+    "score": "score/{method}/seed{seed}",
+    "select": "select/{method}/{fraction}/seed{seed}",
+    "train_target": "train_target/{arch}/{method}/{fraction}/seed{seed}",
+    "aggregate": "aggregate",
+    "report": "report",
+}
+
+
+def log(rule: str) -> str:
+    return f"logs/{JOBS[rule]}.log"
+
+
+def benchmark(rule: str) -> str:
+    return f"benchmarks/{JOBS[rule]}.tsv"
+
+
+def job_pattern(rule: str) -> re.Pattern:
+    """A rule's JOBS template as a regex with one named group per wildcard (seeds and repeats are numbers)."""
+    parts = re.split(r"\{(\w+)\}", JOBS[rule])  # text, wildcard, text, ...
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else
+                              f"(?P<{part}>{'[0-9]+' if part in ('seed', 'repeat') else '[^/]+'})"
+                              for i, part in enumerate(parts)))
+
+
+# the report's figures: per target architecture, and of the subsets themselves (one each)
+ARCH_FIGURES = ("accuracy_vs_fraction", "relative_to_random", "rank_heatmap", "cost_vs_accuracy")
+SUBSET_FIGURES = ("class_balance", "subset_overlap")
+NOISE_FIGURE = "mislabeled_share"
+
+
+def figure_files(config: dict) -> list[str]:
+    """Names (without extension) of every figure the report writes for `config`."""
+    names = [f"{stem}_{arch}" for arch in config["target"]["archs"] for stem in ARCH_FIGURES]
+    names += list(SUBSET_FIGURES)
+    if config["split"]["label_noise"] > 0:
+        names.append(NOISE_FIGURE)
+    return names
