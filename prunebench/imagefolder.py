@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import DataError
+from .io import DataError, atomic_path, read_json, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -122,18 +122,9 @@ def decode(path: str, size: int) -> np.ndarray:
         return np.asarray(ImageOps.fit(image, (size, size), Image.Resampling.BILINEAR))
 
 
-def _save_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".tmp.{path.name}")  # keeps the suffix: np.save adds .npy otherwise
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a file object: np.save adds no .npy
+        np.save(handle, array)
 
 
 def _duration(seconds: float) -> str:
@@ -176,8 +167,8 @@ def _fill(work: Path, split: str, files: list[str], size: int, skip_bad: bool, t
 
     def record() -> None:
         images.flush()  # the pixels reach the file before the chunks are marked done
-        _save_atomic(bad_path, lambda tmp: tmp.write_text(json.dumps(bad)))
-        _save_atomic(done_path, lambda tmp: np.save(tmp, done))
+        write_json(bad, bad_path)
+        _save_array(done_path, done)
 
     todo = [c for c in range(chunks) if not done[c]]
     start, first = time.perf_counter(), int(done.sum())
@@ -211,6 +202,40 @@ def _fill(work: Path, split: str, files: list[str], size: int, skip_bad: bool, t
     return bad
 
 
+def _finish_split(work: Path, split: str, samples: list[tuple[str, int]], root: str, size: int, skip_bad: bool,
+                  threads: int, chunk_size: int) -> dict:
+    """Decode one split and drop its unreadable rows; returns its part of the manifest (skipped, sources).
+
+    Idempotent: work/<split>_manifest.json is written last (after the labels and the compacted images), so a
+    rerun finds a finished split there and decodes nothing; a kill before it leaves the full-length images and
+    their done chunks as they were."""
+    part_path, kept_path = work / f"{split}_manifest.json", work / f"{split}_kept.npy"
+    if not part_path.exists():
+        files = [path for path, _ in samples]
+        bad = _fill(work, split, files, size, skip_bad, threads, chunk_size)
+        keep = np.array([path not in bad for path in files])
+        if not keep.any():
+            raise DataError(f"{split}: every image was unreadable")
+        if not keep.all():  # drop the skipped rows into a copy; it replaces the images once the split is recorded
+            images = np.load(work / f"{split}_images.npy", mmap_mode="r")
+            kept = np.lib.format.open_memmap(kept_path, mode="w+", dtype=np.uint8,
+                                             shape=(int(keep.sum()), *images.shape[1:]))
+            rows = np.flatnonzero(keep)
+            for start in range(0, len(rows), CHUNK):  # chunk by chunk: the store may exceed the memory
+                kept[start:start + CHUNK] = images[rows[start:start + CHUNK]]
+            kept.flush()
+            del kept, images
+        _save_array(work / f"{split}_labels.npy", np.array([label for _, label in samples], dtype=np.int64)[keep])
+        write_json({"skipped": bad, "sources": [[os.path.relpath(path, root), os.path.getsize(path)]
+                                                for path, kept in zip(files, keep) if kept]},  # file, bytes
+                   part_path)
+    else:
+        log.info("%s: already decoded", split)
+    if kept_path.exists():
+        os.replace(kept_path, work / f"{split}_images.npy")
+    return read_json(part_path)
+
+
 def prepare(listing: Listing, out_dir: str | os.PathLike, meta: dict, store_size: int,
             skip_bad_images: bool = False, threads: int = 1, chunk_size: int = CHUNK) -> dict:
     """Write the store for `listing` into `out_dir` (see the module's docstring); returns its manifest.
@@ -230,30 +255,10 @@ def prepare(listing: Listing, out_dir: str | os.PathLike, meta: dict, store_size
              len(listing.test), store_size, threads, work)
     manifest = {"store_size": store_size, "skipped": {}, "arrays": {}, "sources": {}}
     for split, samples in sources.items():
-        files = [path for path, _ in samples]
-        bad = _fill(work, split, files, store_size, skip_bad_images, threads, chunk_size)
-        keep = np.array([path not in bad for path in files])
-        labels = np.array([label for _, label in samples], dtype=np.int64)[keep]
-        if not keep.all():  # drop the skipped rows
-            images = np.load(work / f"{split}_images.npy", mmap_mode="r")
-            kept = np.lib.format.open_memmap(work / f"{split}_kept.npy", mode="w+", dtype=np.uint8,
-                                             shape=(int(keep.sum()), *images.shape[1:]))
-            rows = np.flatnonzero(keep)
-            for start in range(0, len(rows), CHUNK):  # chunk by chunk: the store may exceed the memory
-                kept[start:start + CHUNK] = images[rows[start:start + CHUNK]]
-            kept.flush()
-            del kept, images
-            os.replace(work / f"{split}_kept.npy", work / f"{split}_images.npy")
-        np.save(work / f"{split}_labels.npy", labels)
-        (work / f"{split}_done.npy").unlink()
-        (work / f"{split}_bad.json").unlink()
-        manifest["skipped"][split] = bad
-        manifest["sources"][split] = [[os.path.relpath(path, listing.root), os.path.getsize(path)]
-                                      for path, kept in zip(files, keep) if kept]  # file, bytes
-        if not len(labels):
-            raise DataError(f"{split}: every image was unreadable")
+        part = _finish_split(work, split, samples, listing.root, store_size, skip_bad_images, threads, chunk_size)
+        manifest["skipped"][split], manifest["sources"][split] = part["skipped"], part["sources"]
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
-        manifest["arrays"][name] = {"sha256": _sha256(work / f"{name}.npy"),
+        manifest["arrays"][name] = {"sha256": sha256_file(work / f"{name}.npy"),
                                     "bytes": (work / f"{name}.npy").stat().st_size}
     train_labels = np.load(work / "train_labels.npy")
     full_meta = {**meta, "classes": list(listing.classes), "shape": [store_size, store_size, 3],
@@ -263,7 +268,9 @@ def prepare(listing: Listing, out_dir: str | os.PathLike, meta: dict, store_size
         full_meta["class_words"] = list(listing.words)
     (work / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     (work / "meta.json").write_text(json.dumps(full_meta, indent=2) + "\n")
-    (work / "plan.json").unlink()
+    for leftover in ["plan.json", *(f"{split}_{kind}" for split in sources
+                                     for kind in ("done.npy", "bad.json", "manifest.json"))]:
+        (work / leftover).unlink()  # only now: until the rename, they say how far each split got
     if out.exists():
         shutil.rmtree(out)
     os.replace(work, out)

@@ -162,6 +162,15 @@ def column_matrix(table: pa.Table, name: str) -> np.ndarray:
     return flat.reshape(len(column), column.type.list_size)
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file read in blocks (stores may exceed the memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

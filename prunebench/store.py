@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .io import sha256_file
+
 log = logging.getLogger(__name__)
 
 ENV = "PRUNEBENCH_CACHE"
@@ -36,14 +38,6 @@ def store_root() -> Path | None:
     if value.lower() in ("none", "off", "0"):
         return None
     return Path(value) if value else DEFAULT
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_digest() -> str:
@@ -62,7 +56,7 @@ def data_digest(data_dir: str | os.PathLike) -> str:
     for path in sorted(folder.glob("*.npy")):
         digest.update(f"{path.name}:{path.stat().st_size}".encode())
         if "label" in path.name:
-            digest.update(_sha(path).encode())
+            digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 
@@ -70,7 +64,7 @@ def proxy_key(data_dir, split_path, settings: dict, seed: int, repeat: int, devi
     """Everything a proxy run's outputs depend on; `key_of` turns it into the store's key."""
     import torch
 
-    return {"version": VERSION, "kind": "proxy", "data": data_digest(data_dir), "split": _sha(Path(split_path)),
+    return {"version": VERSION, "kind": "proxy", "data": data_digest(data_dir), "split": sha256_file(split_path),
             "settings": settings, "seed": int(seed), "repeat": int(repeat), "device": device_type,
             "torch": torch.__version__, "code": code_digest()}
 

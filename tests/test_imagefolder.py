@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -63,22 +64,53 @@ def test_a_corrupt_image_is_one_line_naming_it_or_skipped_and_counted(tmp_path):
 
 def test_a_stopped_preparation_resumes_after_its_finished_chunks(tmp_path, caplog):
     root = make_image_folder(tmp_path / "raw", classes=3)
-    late = root / "train" / "class2" / "005.jpg"
-    good = late.read_bytes()
+    late, late_test = root / "train" / "class2" / "005.jpg", root / "test" / "class1" / "001.jpg"
+    good, good_test = late.read_bytes(), late_test.read_bytes()
     corrupt_jpeg(late)  # stops the first attempt after the chunks before it
+    corrupt_jpeg(late_test)  # and the second one in the test split, after the whole train split
     listing = list_image_folder(root)
     meta = {"name": "image_folder", "mean": [0.5] * 3, "std": [0.5] * 3, "augment": True, "crop_size": 16}
     with pytest.raises(DataError):
         prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
     assert np.load(tmp_path / ".data.partial" / "train_done.npy").sum() >= 4
     late.write_bytes(good)
-    with caplog.at_level("INFO"):
+    with caplog.at_level("INFO"), pytest.raises(DataError, match="001.jpg: cannot read image"):
         prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
     assert "train: resuming after" in caplog.text
+    late_test.write_bytes(good_test)
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
+    assert "train: already decoded" in caplog.text and "train: 24/24" not in caplog.text  # not decoded again
+    assert "test: resuming after" in caplog.text
     resumed, _ = open_cache(tmp_path / "data")
     prepare(listing, tmp_path / "fresh", meta, 16, threads=2, chunk_size=4)
     fresh, _ = open_cache(tmp_path / "fresh")
     assert np.array_equal(resumed.train_images, fresh.train_images)
+    assert np.array_equal(resumed.test_images, fresh.test_images)
+    assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
+
+
+def test_a_preparation_killed_while_dropping_skipped_rows_resumes(tmp_path, monkeypatch):
+    root = make_image_folder(tmp_path / "raw", classes=2)
+    corrupt_jpeg(root / "train" / "class1" / "002.jpg")
+    listing = list_image_folder(root)
+    meta = {"name": "image_folder", "mean": [0.5] * 3, "std": [0.5] * 3, "augment": True, "crop_size": 16}
+    replace = os.replace
+
+    def killed_at_the_compaction(src, dst):
+        if str(src).endswith("train_kept.npy"):
+            raise KeyboardInterrupt  # as a kill between the compacted copy and its rename
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed_at_the_compaction)
+    with pytest.raises(KeyboardInterrupt):
+        prepare(listing, tmp_path / "data", meta, 16, skip_bad_images=True, chunk_size=4)
+    monkeypatch.setattr(os, "replace", replace)
+    prepare(listing, tmp_path / "data", meta, 16, skip_bad_images=True, chunk_size=4)
+    prepare(listing, tmp_path / "fresh", meta, 16, skip_bad_images=True, chunk_size=4)
+    resumed, fresh = open_cache(tmp_path / "data")[0], open_cache(tmp_path / "fresh")[0]
+    assert len(resumed.train_labels) == 15 and np.array_equal(resumed.train_images, fresh.train_images)
     assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
 
 
