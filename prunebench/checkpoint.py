@@ -58,6 +58,22 @@ def load(path: str | os.PathLike | None, expected: str, device: torch.device) ->
     return state
 
 
+def resume(path: str | os.PathLike | None, expected: str, trainer, device: torch.device, total: int) -> dict | None:
+    """Restore `trainer` from the checkpoint at `path` if it matches `expected`; the saved state (the caller
+    restores its own parts from it, and continues after its "epoch"), or None to start afresh."""
+    state = load(path, expected, device)
+    if state is not None:
+        trainer.load_state_dict(state["trainer"])
+        log.info("resumed from checkpoint %s after epoch %d of %d", path, int(state["epoch"]), total)
+    return state
+
+
+def save_epoch(path: str | os.PathLike | None, expected: str, epoch: int, trainer, **parts) -> None:
+    """After `epoch` finished epochs, save the trainer and the caller's `parts` (nothing without a path)."""
+    if path:
+        save(path, {"fingerprint": expected, "epoch": epoch, "trainer": trainer.state_dict(), **parts})
+
+
 def save(path: str | os.PathLike, state: dict) -> None:
     """Write `state` (with its "fingerprint") atomically: a kill mid-write leaves the previous one."""
     with atomic_path(path) as tmp:

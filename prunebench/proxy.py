@@ -90,9 +90,8 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
 
     start = 0
     seconds = {"train": 0.0, "eval": 0.0}
-    state = ckpt.load(checkpoint, fingerprint, device)
+    state = ckpt.resume(checkpoint, fingerprint, trainer, device, last)
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
         for part, buffers in logs.items():
             for name, values in buffers.items():
                 values.copy_(state["logs"][part][name])
@@ -102,7 +101,6 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
         models = {int(k): v for k, v in state["models"].items()}
         seconds = dict(state["seconds"])
         start = int(state["epoch"])
-        log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, last)
 
     def record(buffers, epoch):
         def on_batch(rows, logits, labels, loss):
@@ -142,11 +140,9 @@ def train_proxy(data: ImageData, mean, std, pool_index: np.ndarray, pool_labels:
             log.info("epoch %d/%d: pool accuracy %.4f, query accuracy %.4f, train %.1fs, eval %.1fs",
                      epoch + 1, last, accuracy, query_accuracy, seconds["train"], seconds["eval"])
         seconds["eval"] += time.perf_counter() - tick
-        if checkpoint:
-            state = {"fingerprint": fingerprint, "epoch": epoch + 1, "trainer": trainer.state_dict(), "logs": logs,
-                     "previous": previous, "snapshots": {str(k): v for k, v in snapshots.items()},
-                     "models": {str(k): v for k, v in models.items()}, "seconds": seconds}
-            ckpt.save(checkpoint, state)
+        ckpt.save_epoch(checkpoint, fingerprint, epoch + 1, trainer, logs=logs, previous=previous,
+                        snapshots={str(k): v for k, v in snapshots.items()},
+                        models={str(k): v for k, v in models.items()}, seconds=seconds)
 
     def to_numpy(buffers):
         return {name: values.T.contiguous().cpu().numpy() for name, values in buffers.items()}

@@ -51,12 +51,10 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
                                    ckpt.content_digest(index, labels, weights),
                                    ckpt.source_digest(data.train_images))
     start, earlier_seconds = 0, 0.0
-    state = ckpt.load(checkpoint, fingerprint, device)
+    state = ckpt.resume(checkpoint, fingerprint, trainer, device, epochs)
     if state is not None:
-        trainer.load_state_dict(state["trainer"])
         history = {int(e): float(a) for e, a in state["history"].items()}
         start, earlier_seconds = int(state["epoch"]), float(state["seconds"])
-        log.info("resumed from checkpoint %s after epoch %d of %d", checkpoint, start, epochs)
     for epoch in range(start, epochs):
         trainer.train_epoch(train, epoch, weights=w)
         if (epoch + 1) % every == 0 or epoch + 1 == epochs:
@@ -64,10 +62,8 @@ def train_target(data: ImageData, mean, std, index: np.ndarray, labels: np.ndarr
             history[epoch + 1] = (logits.argmax(1) == test.labels).float().mean().item()
             log.info("epoch %d: test accuracy %.4f (step %d/%d)", epoch + 1, history[epoch + 1], trainer.step,
                      trainer.total_steps)
-        if checkpoint:
-            ckpt.save(checkpoint, {"fingerprint": fingerprint, "epoch": epoch + 1, "trainer": trainer.state_dict(),
-                                   "history": {str(e): a for e, a in history.items()},
-                                   "seconds": earlier_seconds + time.perf_counter() - tick})
+        ckpt.save_epoch(checkpoint, fingerprint, epoch + 1, trainer, history={str(e): a for e, a in history.items()},
+                        seconds=earlier_seconds + time.perf_counter() - tick)
     if start == epochs:  # killed after the last checkpoint: the final evaluation is deterministic
         logits, _ = predict(model, test, settings.eval_batch_size, precision=settings.precision)
 
