@@ -119,15 +119,12 @@ class StreamData:
         """(rows, uint8 NHWC images on the device) of each run of `batch_size` positions of `order`."""
         positions = order.cpu().numpy()
         source = self._file()
-        fd = os.open(source[0], os.O_RDONLY) if source else None
-        if fd is not None and hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # random rows: read-ahead would only waste reads
         row_bytes = int(np.prod(self.images.shape[1:]))
         starts = range(0, len(positions), batch_size)
         pinned = self.device.type == "cuda"
         shape = (min(batch_size, len(positions)), *self.images.shape[1:])
-        buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=pinned) for _ in range(self.depth)]
         copied: list = [None] * self.depth  # CUDA events: a buffer is refilled only once its copy is done
+        fd = None
 
         def gather(i: int) -> torch.Tensor:
             slot = i % self.depth
@@ -139,14 +136,17 @@ class StreamData:
                 np.take(self.images, rows, axis=0, out=out.numpy())  # numpy copies without holding the GIL
                 return out
             view = memoryview(out.numpy().reshape(-1))
-            for j, row in enumerate(rows):  # pread releases the GIL
-                part = view[j * row_bytes:(j + 1) * row_bytes]
-                if os.preadv(fd, [part], source[1] + int(row) * row_bytes) != row_bytes:
-                    raise OSError(f"{source[0]}: short read at row {row} (truncated store?)")
+            for j, row in enumerate(rows):  # pread releases the GIL; _file checked the size, so no short read
+                os.preadv(fd, [view[j * row_bytes:(j + 1) * row_bytes]], source[1] + int(row) * row_bytes)
             return out
 
         pool = ThreadPoolExecutor(self.threads, thread_name_prefix="stream")
-        try:
+        try:  # everything that can fail is inside: the descriptor and the threads are always released
+            if source:
+                fd = os.open(source[0], os.O_RDONLY)
+                if hasattr(os, "posix_fadvise"):
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # random rows: read-ahead only wastes reads
+            buffers = [torch.empty(shape, dtype=torch.uint8, pin_memory=pinned) for _ in range(self.depth)]
             pending = deque(pool.submit(gather, i) for i in range(min(self.depth, len(starts))))
             for i, start in enumerate(starts):
                 host = pending.popleft().result()
@@ -243,7 +243,7 @@ def resized_crop_batch(x: torch.Tensor, size: int, generator: torch.Generator, s
 
 def autocast(precision: str, device: torch.device):
     """bf16 autocast on CUDA when asked; fp32 everywhere else (always on the CPU)."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16" and device.type == "cuda")
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=_fast(precision, device))
 
 
 def _fast(precision: str, device: torch.device) -> bool:

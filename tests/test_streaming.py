@@ -93,6 +93,25 @@ def test_a_stream_stopped_early_leaves_no_thread_behind(tmp_path):
     assert not [t for t in threading.enumerate() if t.name.startswith("stream")]
 
 
+def test_a_stream_that_fails_to_start_closes_its_file(tmp_path, monkeypatch):
+    data = _data(tmp_path)
+    stream = StreamData(data.train_images, np.arange(600), data.train_labels[:600], (0.5,), (0.4,), CPU)
+    store = str(Path(data.train_images.filename).resolve())
+
+    def open_files():
+        return [p for p in Path("/proc/self/fd").iterdir() if p.exists() and str(p.resolve()) == store]
+
+    before = len(open_files())
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("out of memory")  # as a pinned buffer that cannot be allocated
+
+    monkeypatch.setattr(torch, "empty", no_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        next(stream.raw_batches(torch.arange(600), 10))
+    assert len(open_files()) == before
+
+
 def test_resized_crops_keep_the_image_at_full_scale_and_flip_half_of_them():
     x = torch.arange(2 * 8 * 8, dtype=torch.float32).view(1, 2, 8, 8).repeat(40, 1, 1, 1)
     out = resized_crop_batch(x, 8, torch.Generator().manual_seed(0), scale=(1, 1), ratio=(1, 1))
