@@ -14,7 +14,6 @@ import io
 import json
 import os
 import pickle
-import re
 import shutil
 import tarfile
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import imagefolder
-from .errors import UnknownNameError
+from .errors import UnknownNameError, check_new_name
 from .io import DataError, reporting_full_disk
 
 
@@ -338,10 +337,7 @@ def register_dataset(name: str, mean: tuple[float, ...], std: tuple[float, ...],
     The loader's other keyword parameters are its `dataset.options`.
     """
     def decorate(load: Callable[..., ImageData]) -> Callable[..., ImageData]:
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-            raise ValueError(f"dataset name {name!r} must be lower-case letters, digits and _")
-        if name in DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
+        check_new_name("dataset", name, DATASETS)
         options = tuple(p.name for p in inspect.signature(load).parameters.values()
                         if p.name not in ("root", "download_root") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
         DATASETS[name] = DatasetSpec(name, load, tuple(mean), tuple(std), augment, tuple(default_roots), options)

@@ -14,7 +14,7 @@ import torch
 import torchvision.models as tv
 from torch import nn
 
-from .errors import UnknownNameError
+from .errors import UnknownNameError, check_new_name
 
 LARGE_IMAGE = 64  # inputs this size and up are ImageNet-style: ImageNet stem, random-resized-crop augmentation
 
@@ -38,8 +38,7 @@ ARCHS: dict[str, Callable[[int, int, int], Classifier]] = {}
 def register_arch(name: str):
     """Register `build(in_channels, num_classes, image_size) -> Classifier` under `name`."""
     def add(build: Callable[[int, int, int], Classifier]):
-        if name in ARCHS:
-            raise ValueError(f"architecture {name!r} is already registered")
+        check_new_name("architecture", name, ARCHS)
         ARCHS[name] = build
         return build
     return add

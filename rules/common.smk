@@ -36,9 +36,9 @@ REPORT_HTML = f"{OUT}/report/index.html"
 
 wildcard_constraints:
     seed=r"\d+",
-    method="|".join(REGISTRY),
+    method="|".join(map(re.escape, REGISTRY)),
     fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
-    arch="|".join(ARCHS),
+    arch="|".join(map(re.escape, ARCHS)),
     repeat=r"[1-9]\d*",
 
 

@@ -59,6 +59,18 @@ def test_average_pool_to_matches_adaptive_average_pooling():
         torch.testing.assert_close(AveragePoolTo(7)(x), nn.AdaptiveAvgPool2d(7)(x))
 
 
+@pytest.mark.parametrize("name", ["../x", "a.b", "ResNet", "", "9net"])
+def test_every_registry_refuses_a_name_that_cannot_be_a_path_segment(name):
+    from prunebench.datasets import DATASETS, register_dataset
+    from prunebench.methods.registry import REGISTRY, method
+    from prunebench.models import ARCHS
+
+    for register in (register_arch(name), register_dataset(name, (0.5,), (0.5,)), method(name, family="x", paper="")):
+        with pytest.raises(ValueError, match="must be lower-case letters, digits and _"):
+            register(lambda *args: None)
+    assert name not in ARCHS and name not in DATASETS and name not in REGISTRY
+
+
 def test_registry_refuses_a_second_entry_and_names_the_known_ones():
     with pytest.raises(ValueError, match="already registered"):
         register_arch("resnet18")(lambda *args: None)

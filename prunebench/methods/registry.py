@@ -10,14 +10,13 @@ parameters.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import UnknownNameError
+from ..errors import UnknownNameError, check_new_name
 from ..signals import EVAL_FILE, TRAIN_FILE, is_model_file, model_file, snapshot_file
 
 
@@ -105,7 +104,6 @@ class Param:
 
 # every method accepts these overrides
 SELECTION_PARAMS = {"keep": "'highest' or 'lowest' score first", "balanced": "per-class budgets (else one ranking)"}
-NAME = re.compile(r"[a-z][a-z0-9_]*")  # method names are path segments and Snakemake wildcard values
 
 
 @dataclass(frozen=True)
@@ -191,10 +189,7 @@ REGISTRY: dict[str, Method] = {}
 
 def register(entry: Method) -> Method:
     """Add a method to the registry (built-in families and plugins alike)."""
-    if not NAME.fullmatch(entry.name):
-        raise ValueError(f"method name {entry.name!r} must be lower-case letters, digits and _")
-    if entry.name in REGISTRY:
-        raise ValueError(f"method {entry.name!r} is registered twice")
+    check_new_name("method", entry.name, REGISTRY)
     REGISTRY[entry.name] = entry
     return entry
 
