@@ -25,7 +25,7 @@ import numpy as np
 
 from . import imagefolder
 from .errors import UnknownNameError, check_new_name
-from .io import DataError, reporting_full_disk
+from .io import DataError, reporting_full_disk, sha256_file
 
 
 @dataclass(frozen=True)
@@ -394,11 +394,19 @@ def save_cache(data: ImageData, folder: str | os.PathLike, name: str) -> None:
 
 
 def open_cache(folder: str | os.PathLike) -> tuple[ImageData, dict]:
-    """Memory-map a cache written by `save_cache`; returns the data and its meta."""
+    """Memory-map a cache written by `save_cache` (or an image-folder store, checked against its manifest);
+    returns the data and its meta."""
     folder = Path(folder)
     try:
         meta = json.loads((folder / "meta.json").read_text())
+        if (folder / "manifest.json").exists():  # an image-folder store: the labels' digests, the images' sizes
+            for name, entry in json.loads((folder / "manifest.json").read_text())["arrays"].items():
+                path = folder / f"{name}.npy"
+                if path.stat().st_size != entry["bytes"] or ("labels" in name and sha256_file(path) != entry["sha256"]):
+                    raise DataError(f"{path}: damaged (does not match manifest.json); delete {folder} and rerun")
         arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in CACHE_ARRAYS}
+    except DataError:
+        raise
     except (OSError, ValueError) as err:
         raise DataError(f"{folder}: not a prunebench dataset cache ({err})") from None
     return ImageData(**arrays, classes=tuple(meta["classes"]), crop_size=meta.get("crop_size")), meta

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 from . import store
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .errors import InputError
-from .io import read_table, table_metadata, write_json, write_table
+from .io import DataError, read_table, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
 from .selection import (
     SUBSET_COLUMNS,
@@ -44,6 +45,11 @@ def prepare_data(dataset: dict, out_dir: str | os.PathLike, workers: int = 1) ->
     spec = get_dataset(dataset["name"])
     if spec.prepare is not None:
         spec.prepare(dataset, out_dir, workers)
+        try:
+            verify(open_cache(out_dir)[0], dataset["name"])
+        except DataError:
+            shutil.rmtree(out_dir)  # nothing that looks finished is left
+            raise
         return
     data = spec.load(dataset["root"], dataset["download_root"], **dataset.get("options", {}))
     verify(data, dataset["name"])

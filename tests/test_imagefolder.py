@@ -114,6 +114,35 @@ def test_a_preparation_killed_while_dropping_skipped_rows_resumes(tmp_path, monk
     assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
 
 
+def test_a_damaged_store_is_one_line_when_opened(tmp_path):
+    root = make_image_folder(tmp_path / "raw", classes=2)
+    pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data")
+    labels = tmp_path / "data" / "train_labels.npy"
+    good = labels.read_bytes()
+    np.save(labels, np.zeros(16, np.int64))  # same size, other contents
+    with pytest.raises(DataError, match=r"train_labels.npy: damaged \(does not match manifest.json\)"):
+        open_cache(tmp_path / "data")
+    labels.write_bytes(good)
+    images = tmp_path / "data" / "test_images.npy"
+    images.write_bytes(images.read_bytes()[:-10])  # a truncated copy
+    with pytest.raises(DataError, match="test_images.npy: damaged"):
+        open_cache(tmp_path / "data")
+
+
+def test_a_folder_store_is_verified_before_it_is_used(tmp_path, monkeypatch):
+    import dataclasses
+
+    from prunebench import imagefolder
+
+    root = make_image_folder(tmp_path / "raw", classes=3)
+    spread = imagefolder.spread_classes
+    monkeypatch.setattr(imagefolder, "spread_classes",  # a listing whose labels outrun its classes
+                        lambda listing, count: dataclasses.replace(spread(listing, count), classes=("class0",)))
+    with pytest.raises(DataError, match="image_folder: train labels outside 0..0"):
+        pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+
+
 def test_a_class_slice_keeps_evenly_spaced_classes_relabelled(tmp_path):
     root = make_image_folder(tmp_path / "raw", classes=5)
     pipeline.prepare_data(dataset("image_folder", root, num_classes=3), tmp_path / "data")
