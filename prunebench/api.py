@@ -34,7 +34,8 @@ def proxy_plan(run_folder: str | os.PathLike) -> ProxyPlan:
     epochs = sorted(int(m[1]) for p in snapshot_dir.glob("snapshot_epoch*.parquet")
                     if (m := re.fullmatch(r"snapshot_epoch(\d+)\.parquet", p.name)))
     return ProxyPlan(int(meta["epochs"]), tuple(epochs), log_in_training=bool(train["signals"]),
-                     log_kl_shift=KL_SHIFT in train["signals"], repeats=repeats, arch=meta["arch"])
+                     log_kl_shift=KL_SHIFT in train["signals"], repeats=repeats, arch=meta["arch"],
+                     crop_size=meta.get("crop_size"))
 
 
 def _frame(path: Path) -> pd.DataFrame:

@@ -213,7 +213,7 @@ def load_config(*paths: str | Path) -> dict:
 def proxy_plan(cfg: dict) -> ProxyPlan:
     proxy = cfg["proxy"]
     return ProxyPlan(proxy["epochs"], tuple(proxy["snapshot_epochs"]), proxy["log_in_training"],
-                     proxy["log_kl_shift"], proxy["repeats"], proxy["arch"])
+                     proxy["log_kl_shift"], proxy["repeats"], proxy["arch"], cfg["dataset"]["crop_size"])
 
 
 def method_params(cfg: dict, name: str) -> dict:

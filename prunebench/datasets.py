@@ -296,8 +296,7 @@ def _synthetic(root: str | None = None, download_root: str = "data", **options) 
 def _folder(name: str, lister: Callable[[str], imagefolder.Listing]) -> Callable[[dict, str | os.PathLike, int], None]:
     def prepare(dataset: dict, out_dir: str | os.PathLike, threads: int) -> None:
         spec = DATASETS[name]
-        meta = {"name": name, "mean": spec.mean, "std": spec.std, "augment": spec.augment,
-                "crop_size": dataset["crop_size"] or dataset["store_size"]}
+        meta = {"name": name, "mean": spec.mean, "std": spec.std, "augment": spec.augment}
         listing = imagefolder.spread_classes(lister(dataset["root"]), dataset["num_classes"])
         imagefolder.prepare(listing, out_dir, meta, dataset["store_size"],
                             dataset["skip_bad_images"], threads)
@@ -409,4 +408,4 @@ def open_cache(folder: str | os.PathLike) -> tuple[ImageData, dict]:
         raise
     except (OSError, ValueError) as err:
         raise DataError(f"{folder}: not a prunebench dataset cache ({err})") from None
-    return ImageData(**arrays, classes=tuple(meta["classes"]), crop_size=meta.get("crop_size")), meta
+    return ImageData(**arrays, classes=tuple(meta["classes"])), meta

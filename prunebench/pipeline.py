@@ -8,6 +8,7 @@ seconds, and scoring and selection jobs are many and short.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -72,7 +73,7 @@ def _read_split(path) -> pa.Table:
 
 
 def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_dir: str | os.PathLike,
-                repeat: int = 0) -> None:
+                repeat: int = 0, crop_size: int | None = None) -> None:
     """Train proxy run `repeat` on the pool and write its dynamics, snapshots and weights into `out_dir`.
 
     Repeat 0 is the main run; repeats 1.. are independent short runs that only keep
@@ -85,12 +86,13 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     from .training import resolve_device
 
     data, meta = open_cache(data_dir)
+    data = dataclasses.replace(data, crop_size=crop_size)  # the training view is the config's, not the store's
     split = _read_split(split_path)
     pool_index, pool_labels = rows_of(split, "pool")
     query_index, query_labels = rows_of(split, "query")
     settings = train_settings(proxy, meta["augment"])
     resolved = resolve_device(device)
-    stored = store.proxy_key(data_dir, split_path, proxy, seed, repeat, resolved.type)
+    stored = store.proxy_key(data_dir, split_path, {**proxy, "crop_size": crop_size}, seed, repeat, resolved.type)
     if store.restore(stored, out_dir):  # the same run finished before, in this or another config
         return
     checkpoint = Path(out_dir) / ("checkpoint.pt" if repeat == 0 else f"checkpoint_repeat{repeat}.pt")
@@ -99,7 +101,7 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
                     checkpoint=checkpoint, log_in_training=proxy["log_in_training"],
                     log_kl_shift=proxy["log_kl_shift"], repeat=repeat, data_mode=proxy.get("data", "auto"))
     written = write_proxy_run(run, out_dir, {"seed": seed, "arch": proxy["arch"], "settings": settings.as_dict(),
-                                             "dataset": meta["name"]}, repeat)
+                                             "dataset": meta["name"], "crop_size": crop_size}, repeat)
     checkpoint.unlink(missing_ok=True)
     store.save(stored, out_dir, written)
     log.info("proxy run %d done: train %.1fs, eval pass %.1fs", repeat, run.seconds["train"], run.seconds["eval"])
@@ -159,7 +161,7 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
 
 
 def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
-                 out: str | os.PathLike, split_path) -> None:
+                 out: str | os.PathLike, split_path, crop_size: int | None = None) -> None:
     """Train `arch` from scratch on one subset and write one result record (JSON).
 
     A checkpoint is kept beside `out` after every epoch (a killed run resumes from it)
@@ -173,6 +175,7 @@ def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, devi
     info = table_metadata(subset, subset_path, ("method", "fraction", "k", "seed"))
     check_subset(subset, info, subset_path, _read_split(split_path), seed)
     data, meta = open_cache(data_dir)
+    data = dataclasses.replace(data, crop_size=crop_size)
     settings = train_settings(target, meta["augment"])
     result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,

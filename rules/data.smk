@@ -10,7 +10,8 @@ rule prepare_data:
     threads: 8  # image folders decode in parallel; capped by --cores (and the SLURM profile's set-threads)
     params:
         code=code("prepare_data", parts=[get_dataset(DATASET)]),
-        dataset=CFG["dataset"],
+        # what decoding uses: crop_size is the training view (the training rules' param), not the store's
+        dataset={k: v for k, v in CFG["dataset"].items() if k != "crop_size"},
     script:
         "../workflow_scripts/prepare_data.py"
 

@@ -20,6 +20,7 @@ rule train_proxy:
     params:
         code=code("train_proxy", parts=[ARCHS[CFG["proxy"]["arch"]]]),
         proxy=CFG["proxy"],
+        crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],
         out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
     script:

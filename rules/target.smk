@@ -18,6 +18,7 @@ rule train_target:
     params:
         code=code("train_target"),
         target=CFG["target"],
+        crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],
         proxy_arch=CFG["proxy"]["arch"],
     script:

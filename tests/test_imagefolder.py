@@ -36,7 +36,8 @@ def test_image_folder_is_stored_with_labels_classes_and_a_manifest(tmp_path):
     pipeline.prepare_data(dataset("image_folder", root), tmp_path / "data", workers=2)
     data, meta = open_cache(tmp_path / "data")
     assert data.train_images.shape == (24, 16, 16, 3) and data.test_images.shape == (9, 16, 16, 3)
-    assert meta["classes"] == ["class0", "class1", "class2"] and meta["crop_size"] == 16 and meta["augment"]
+    assert meta["classes"] == ["class0", "class1", "class2"] and meta["augment"]
+    assert "crop_size" not in meta  # the training view is not the store's: changing it decodes nothing
     assert np.bincount(data.train_labels).tolist() == [8, 8, 8]
     mean_colour = data.train_images.reshape(len(data.train_labels), -1, 3).mean(axis=1)
     assert np.abs(mean_colour - np.array(COLOURS)[data.train_labels]).max() < 12  # each image is its class's
@@ -190,6 +191,19 @@ def test_folder_settings_are_checked(changes, message):
 
 
 @pytest.mark.pipeline
+def test_changing_the_crop_size_retrains_but_does_not_decode_again(tmp_path):
+    from conftest import snakemake
+
+    root = make_image_folder(tmp_path / "raw", classes=2)
+    config = tmp_path / "folder.yaml"
+    body = "seeds: [0]\nmethods: [random]\nfractions: [0.5]\nproxy: {epochs: 1, snapshot_epochs: [], repeats: 1}\ntarget: {epochs: 1}\n"
+    config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 12}}\n" + body)
+    snakemake(tmp_path, "--configfile", str(config), "--cores", "1", "results/image_folder/data")
+    config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 8}}\n" + body)
+    plan = snakemake(tmp_path, "--configfile", str(config), "-n", "results/image_folder/data").stdout
+    assert "prepare_data" not in plan, plan
+
+
 def test_an_image_folder_runs_through_the_workflow_streamed(tmp_path):
     from conftest import snakemake
 

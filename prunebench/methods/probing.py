@@ -169,6 +169,8 @@ def full_gradient_norms(model: torch.nn.Module, data: DeviceData, batch_size: in
 
 def probe(s, plan, epoch: int, repeat: int = 0):
     """The proxy model after `epoch` and the pool as normalised images, on the configured device."""
+    import dataclasses
+
     import torch
 
     from ..models import build_model
@@ -176,6 +178,7 @@ def probe(s, plan, epoch: int, repeat: int = 0):
 
     device = resolve_device(s.device)
     data, meta = s.images()
+    data = dataclasses.replace(data, crop_size=plan.crop_size)
     model = build_model(plan.arch, data.train_images.shape[3], data.num_classes, data.image_size, seed=0)
     model.load_state_dict(torch.load(s.model_path(epoch, repeat), map_location="cpu", weights_only=True))
     return model.to(device), DeviceData(data.train_images[s.index], s.labels, meta["mean"], meta["std"], device,

@@ -30,6 +30,7 @@ class ProxyPlan:
     log_kl_shift: bool = False
     repeats: int = 1  # independent proxy runs; repeats 1.. stop after the last snapshot epoch
     arch: str = "small_cnn"
+    crop_size: int | None = None  # the side the proxy saw (image folders' dataset.crop_size); None: the stored side
 
     @property
     def logged_snapshots(self) -> list[int]:
