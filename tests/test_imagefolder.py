@@ -144,6 +144,34 @@ def test_a_folder_store_is_verified_before_it_is_used(tmp_path, monkeypatch):
     assert not (tmp_path / "data").exists()
 
 
+def test_probing_methods_stream_a_store_that_does_not_fit_and_see_the_crop(tmp_path, monkeypatch, caplog):
+    from prunebench import training
+    from prunebench.methods import ProxyPlan
+
+    root = make_image_folder(tmp_path / "raw", classes=2, per_class={"train": 10, "test": 2})
+    pipeline.prepare_data(dataset("image_folder", root, store_size=24), tmp_path / "data")
+    pipeline.make_split(tmp_path / "data", {"query_fraction": 0.2, "label_noise": 0.0, "max_samples": None}, 0,
+                        tmp_path / "split.parquet")
+    proxy = {"arch": "small_cnn", "epochs": 1, "batch_size": 8, "snapshot_epochs": [], "repeats": 1,
+             "log_in_training": False, "log_kl_shift": False, "data": "memory", "augment": None}
+    pipeline.train_proxy(tmp_path / "data", tmp_path / "split.parquet", proxy, 0, "cpu", tmp_path / "proxy",
+                         crop_size=16)
+    plan = ProxyPlan(1, (), False, arch="small_cnn", crop_size=16)
+
+    def deepfool(out):
+        params = pipeline.get_method("deepfool").params({"max_iter": 3})
+        pipeline.score("deepfool", params, plan, tmp_path / "split.parquet", tmp_path / "proxy", 0, out,
+                       tmp_path / "data", "cpu")
+        return pq.read_table(out).column("score").to_numpy()
+
+    held = deepfool(tmp_path / "held.parquet")
+    monkeypatch.setattr(training, "_host_memory_available", lambda: 0)  # the pool no longer fits
+    with caplog.at_level("INFO"):
+        streamed = deepfool(tmp_path / "streamed.parquet")
+    assert "streaming 16 images" in caplog.text
+    assert np.array_equal(held, streamed) and np.isfinite(held).all()
+
+
 def test_a_class_slice_keeps_evenly_spaced_classes_relabelled(tmp_path):
     root = make_image_folder(tmp_path / "raw", classes=5)
     pipeline.prepare_data(dataset("image_folder", root, num_classes=3), tmp_path / "data")

@@ -1,6 +1,6 @@
 """Scores that probe the proxy's weights with its inputs: DeepFool, SloCurv, boundary distance, full-gradient GraNd.
 
-Each takes a trained Classifier and the pool as a DeviceData (normalised images,
+Each takes a trained Classifier and the pool as training Data (normalised images,
 given labels) and works in batches on the model's device. Distances are in the
 normalised input space the model sees. torch is imported inside the functions, so the
 registry entries at the end cost nothing to import.
@@ -8,6 +8,7 @@ registry entries at the end cost nothing to import.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,24 +19,24 @@ from .sampling import STRATA_PARAMS, stratified
 if TYPE_CHECKING:
     import torch
 
-    from ..training import DeviceData
+    from ..training import Data
 
 
-def _batches(data: DeviceData, batch_size: int):
+def _batches(data: Data, batch_size: int):
     import torch
 
     from ..training import center_crop
 
-    for start in range(0, len(data), batch_size):
-        x, y = data.batch(torch.arange(start, min(start + batch_size, len(data)), device=data.device))
-        yield center_crop(x, data.crop_size), y  # what the proxy was evaluated on
+    with contextlib.closing(data.batches(torch.arange(len(data), device=data.device), batch_size)) as batches:
+        for _, x, y in batches:  # in the pool's order, held on the device or streamed from the store
+            yield center_crop(x, data.crop_size), y  # what the proxy was evaluated on
 
 
 def _flat_norm_sq(x: torch.Tensor) -> torch.Tensor:
     return x.flatten(1).pow(2).sum(dim=1)
 
 
-def deepfool_scores(model: torch.nn.Module, data: DeviceData, max_iter: int = 50, overshoot: float = 0.0,
+def deepfool_scores(model: torch.nn.Module, data: Data, max_iter: int = 50, overshoot: float = 0.0,
                     batch_size: int = 256) -> np.ndarray:
     """DeepFool (Moosavi-Dezfooli et al., 2016) as a coreset score (Ducoffe & Precioso, 2018; DeepCore).
 
@@ -89,7 +90,7 @@ def _input_loss_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     return torch.autograd.grad(loss, x)[0]
 
 
-def slocurv_scores(model: torch.nn.Module, data: DeviceData, step: float = 1e-3, probes: int = 10,
+def slocurv_scores(model: torch.nn.Module, data: Data, step: float = 1e-3, probes: int = 10,
                    seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """Input-space loss curvature (Garg & Roy, CVPR 2023), by Hutchinson probes and finite differences.
 
@@ -113,7 +114,7 @@ def slocurv_scores(model: torch.nn.Module, data: DeviceData, step: float = 1e-3,
     return torch.cat(scores).cpu().numpy()
 
 
-def boundary_steps(model: torch.nn.Module, data: DeviceData, step: float = 0.1, max_steps: int = 50,
+def boundary_steps(model: torch.nn.Module, data: Data, step: float = 0.1, max_steps: int = 50,
                    batch_size: int = 256) -> np.ndarray:
     """Distance to the decision boundary: L2 steps of size `step` up the loss gradient until the
     prediction leaves the given label (0 when it is already wrong), capped at `max_steps`.
@@ -144,7 +145,7 @@ def boundary_steps(model: torch.nn.Module, data: DeviceData, step: float = 0.1, 
     return torch.cat(scores).cpu().numpy()
 
 
-def full_gradient_norms(model: torch.nn.Module, data: DeviceData, batch_size: int = 128) -> np.ndarray:
+def full_gradient_norms(model: torch.nn.Module, data: Data, batch_size: int = 128) -> np.ndarray:
     """||grad_w l(x, y)||_2 over every parameter, per sample (GraNd's paper form), with eval-mode BatchNorm."""
     import torch
     import torch.nn.functional as F
@@ -174,15 +175,15 @@ def probe(s, plan, epoch: int, repeat: int = 0):
     import torch
 
     from ..models import build_model
-    from ..training import DeviceData, resolve_device
+    from ..training import load_data, resolve_device
 
     device = resolve_device(s.device)
     data, meta = s.images()
     data = dataclasses.replace(data, crop_size=plan.crop_size)
     model = build_model(plan.arch, data.train_images.shape[3], data.num_classes, data.image_size, seed=0)
     model.load_state_dict(torch.load(s.model_path(epoch, repeat), map_location="cpu", weights_only=True))
-    return model.to(device), DeviceData(data.train_images[s.index], s.labels, meta["mean"], meta["std"], device,
-                                        data.crop_size)
+    return model.to(device), load_data(data.train_images, s.index, s.labels, meta["mean"], meta["std"], device,
+                                       data.crop_size)  # streamed when the pool does not fit
 
 
 PROBES = ("model", "images")
