@@ -86,6 +86,7 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
             benchmarks.append(out / "benchmarks" / "score" / m / f"seed{s}.tsv")
             _bench(benchmarks[-1], rng.uniform(0.5, 60), rng.uniform(200, 3000), rng)
             full_only = get_method(m).full_only
+            select_wall, target_wall = 0.0, dict.fromkeys(archs, 0.0)  # one job per method and seed (and arch)
             for f in ([1.0] if full_only else fractions):
                 if not full_only and rng.random() < drop:
                     continue
@@ -96,8 +97,7 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
                                    "weight": np.ones(k), "rank": np.arange(k, dtype=np.int64)})
                 subsets.append(out / "subsets" / m / label / f"seed{s}.parquet")
                 write_table(subset, subsets[-1], {"method": m, "fraction": float(f), "seed": s, "k": k, "params": {}})
-                benchmarks.append(out / "benchmarks" / "select" / m / label / f"seed{s}.tsv")
-                _bench(benchmarks[-1], rng.uniform(0.3, 2), rng.uniform(150, 400), rng)
+                select_wall += rng.uniform(0.3, 2)
                 for arch in archs:
                     acc = float(np.clip(0.93 - 0.25 * (1 - f) ** 3 + skill[m] / 100 * (1 - f)
                                         + rng.normal(0, 0.005), 0, 1))
@@ -108,8 +108,13 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
                                  "budget": "epochs", "weighted": False, "wall_seconds": wall, "proxy_arch": "resnet18",
                                  "device": "cuda:0", "per_class_accuracy": list(rng.uniform(acc - .05, acc + .05,
                                                                                              num_classes))})
-                    benchmarks.append(out / "benchmarks" / "train_target" / arch / m / label / f"seed{s}.tsv")
-                    _bench(benchmarks[-1], wall, rng.uniform(2000, 4000), rng)
+                    target_wall[arch] += wall
+            if select_wall:
+                benchmarks.append(out / "benchmarks" / "select" / m / f"seed{s}.tsv")
+                _bench(benchmarks[-1], select_wall, rng.uniform(150, 400), rng)
+                for arch in archs:
+                    benchmarks.append(out / "benchmarks" / "train_target" / arch / m / f"seed{s}.tsv")
+                    _bench(benchmarks[-1], target_wall[arch], rng.uniform(2000, 4000), rng)
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     write_results(frame, out / "results.parquet", out / "results.csv")
     return {"results_path": str(out / "results.parquet"), "out_dir": str(out / "report"), "config": config,

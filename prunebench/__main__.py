@@ -1,5 +1,6 @@
 """Command line (`prunebench`, or `python -m prunebench`): `methods` prints the method registry,
-`check CONFIG...` validates config files, `--version`. A command is a subparser with a `run(args)`."""
+`check CONFIG...` validates config files, `plan [CONFIG...]` prints what a config will run
+(`--calibrate`: and how long it will take here), `--version`. A command is a subparser with a `run(args)`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ def _check(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    from .plan import calibrate, cpu_cores, estimate, format_plan, make_plan
+
+    configs = args.configs or ["config.yaml"]
+    cfg = load_config(*configs)
+    planned = make_plan(cfg)
+    if not args.calibrate:
+        print(format_plan(planned, configs))
+        return 0
+    cores = args.cores or cpu_cores()
+    measured = calibrate(cfg, {*cfg["target"]["archs"], cfg["proxy"]["arch"]}, cfg["device"])
+    print(format_plan(planned, configs, estimate(planned, measured, cores), measured, cores))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """`prunebench COMMAND`: each command is a subparser whose `run(args)` returns the exit status."""
     parser = argparse.ArgumentParser(prog="prunebench", description="coreset-selection benchmark")
@@ -48,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="validate config files (later files override earlier ones)")
     check.add_argument("configs", nargs="+", metavar="CONFIG")
     check.set_defaults(run=_check)
+    plan = commands.add_parser("plan", help="jobs, trainings and images a config will run (later files override "
+                                            "earlier ones; default config.yaml), and with --calibrate its time")
+    plan.add_argument("configs", nargs="*", metavar="CONFIG")
+    plan.add_argument("--calibrate", action="store_true",
+                      help="time a few training steps on this machine's device to estimate wall time and GPU-hours")
+    plan.add_argument("--cores", type=int, default=None, help="CPU cores the run will use (default: all here)")
+    plan.set_defaults(run=_plan)
     args = parser.parse_args(argv)
     try:
         load_plugins(args.plugin)

@@ -97,17 +97,24 @@ COST_COLUMNS = ["proxy_wall_s", "score_wall_s", "select_wall_s", "selection_wall
                 "selection_peak_mb", "signal_bytes", "target_wall_s", "target_cpu_s", "target_peak_mb"]
 
 
-def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
-    """Per method (rows, in `methods` order), measured means over seeds (and fractions, archs):
+def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str], fractions: int = 1) -> pd.DataFrame:
+    """Per method (rows, in `methods` order), measured means over seeds (and archs):
 
     proxy_wall_s     the proxy training runs the method reads (the main run, plus the repeats it
                      averages over), counted whole (0 for methods that read no proxy output);
     score_wall_s     the method's `score` job, per seed;
-    select_wall_s    one `select` job (one fraction), per seed;
-    selection_*      proxy (if read) + score + one select: wall and CPU seconds, peak resident memory (MB);
+    select_wall_s    one fraction's share of the method's `select` job (which selects all `fractions`
+                     of a seed; a full-only method has one), per seed;
+    selection_*      proxy (if read) + score + one select share: wall and CPU seconds, peak resident
+                     memory (MB);
     signal_bytes     size on disk of the proxy outputs the method reads;
-    target_*         one target training run (wall, CPU seconds, peak memory).
+    target_*         one training's share of a `train_target` job (which trains every fraction of a
+                     method, seed and architecture): wall, CPU seconds; peak memory of the job.
     """
+    runs = {m: 1 if get_method(m).full_only else fractions for m in methods}  # trainings (subsets) per job
+    bench = bench.assign(share=[runs.get(m, 1) if r in ("select", "train_target") else 1
+                                for r, m in zip(bench["rule"], bench["method"])])
+    bench = bench.assign(wall_s=bench["wall_s"] / bench["share"], cpu_s=bench["cpu_s"] / bench["share"])
     def per_seed(rule: str, column: str, how: str = "mean") -> pd.Series:
         part = bench[bench["rule"] == rule]
         if rule in ("train_proxy", "train_proxy_repeat"):

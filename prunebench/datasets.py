@@ -63,6 +63,7 @@ class DatasetSpec:
     # training images per class, known before any file is read (from dataset.options), so budgets that
     # round to zero are refused before anything runs; None: known once the dataset is prepared
     class_counts: Callable[[dict], list[int]] | None = None
+    test_size: int | None = None  # test images, for a plan made before the data is there
 
 
 # ---------------------------------------------------------------------------
@@ -315,11 +316,12 @@ def _synthetic_counts(options: dict) -> list[int]:
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec for spec in [
         DatasetSpec("fashion_mnist", _fashion_mnist, (0.2861,), (0.3530,), augment=False,
-                    default_roots=("/usr/share/datasets/fashion-mnist",), class_counts=lambda _: [6000] * 10),
+                    default_roots=("/usr/share/datasets/fashion-mnist",), class_counts=lambda _: [6000] * 10,
+                    test_size=10_000),
         DatasetSpec("cifar10", _cifar("cifar10"), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), augment=True,
-                    class_counts=lambda _: [5000] * 10),
+                    class_counts=lambda _: [5000] * 10, test_size=10_000),
         DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True,
-                    class_counts=lambda _: [500] * 100),
+                    class_counts=lambda _: [500] * 100, test_size=10_000),
         DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False,
                     options=tuple(inspect.signature(make_synthetic).parameters), class_counts=_synthetic_counts),
         *(DatasetSpec(name, None, imagefolder.IMAGENET_MEAN, imagefolder.IMAGENET_STD, augment=True,

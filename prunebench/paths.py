@@ -14,8 +14,8 @@ JOBS = {
     "train_proxy": "train_proxy/seed{seed}",
     "train_proxy_repeat": "train_proxy_repeat/seed{seed}/repeat{repeat}",
     "score": "score/{method}/seed{seed}",
-    "select": "select/{method}/{fraction}/seed{seed}",
-    "train_target": "train_target/{arch}/{method}/{fraction}/seed{seed}",
+    "select": "select/{method}/seed{seed}",  # one job: every fraction
+    "train_target": "train_target/{arch}/{method}/seed{seed}",  # one job: every fraction
     "aggregate": "aggregate",
     "report": "report",
 }

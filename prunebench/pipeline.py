@@ -160,33 +160,125 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     log.info("%s fraction %g seed %d: kept %d of %d", meta["method"], fraction, meta["seed"], len(rows), len(index))
 
 
+def select_each(scores_path, fractions: list[float], outs: list, split_path=None, proxy_dir=None) -> None:
+    """`select` at every fraction of one score table, in this process (start-up is paid once)."""
+    for fraction, out in zip(fractions, outs, strict=True):
+        select(scores_path, fraction, out, split_path, proxy_dir)
+
+
 def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
                  out: str | os.PathLike, split_path, crop_size: int | None = None) -> None:
-    """Train `arch` from scratch on one subset and write one result record (JSON).
+    """Train `arch` from scratch on one subset and write one result record (JSON); see `train_targets`."""
+    train_targets(data_dir, [subset_path], target, arch, seed, device, proxy_arch, [out], split_path,
+                  crop_size=crop_size)
 
-    A checkpoint is kept beside `out` after every epoch (a killed run resumes from it)
-    and removed once the record is written.
+
+def train_targets(data_dir, subset_paths: list, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
+                  outs: list, split_path, packing: int = 1, crop_size: int | None = None) -> None:
+    """Train `arch` from scratch on each subset (each checked against the seed's split first) and
+    write one result record (JSON) per subset.
+
+    The trainings run one after another in this process (torch, the dataset and the device are set
+    up once), or with `packing` > 1 on up to that many worker processes at once, which share the
+    device (several small trainings fill one GPU); each training then has 1/`packing` of this
+    process's CPU threads, however many subsets there are, so its result does not depend on them.
+    Each training keeps a checkpoint beside its record after every epoch and resumes from it. The
+    checkpoints are removed only once every record is written: Snakemake deletes all outputs of a
+    job that fails or is killed, so the rerun resumes each training from its own checkpoint (a
+    finished one just repeats its final test evaluation) instead of training it again.
     """
+    jobs = [(str(subset), str(out)) for subset, out in zip(subset_paths, outs, strict=True)]
+    common = [target, arch, seed, device, proxy_arch, crop_size, str(split_path)]
+    if packing > 1:
+        _run_packed(jobs, common, str(data_dir), packing)
+    else:
+        data, split = open_cache(data_dir), _read_split(split_path)
+        for subset, out in jobs:
+            _train_one(subset, out, common, data, split)
+    for _, out in jobs:
+        Path(f"{out}.checkpoint.pt").unlink(missing_ok=True)
+
+
+def _run_packed(jobs: list, common: list, data_dir: str, packing: int) -> None:
+    """Run `jobs` on up to `packing` fresh Python processes at once (plain subprocesses:
+    multiprocessing would re-run the calling script, a Snakemake script without a main guard),
+    round robin; each has 1/`packing` of this process's CPU threads and appends to its log files."""
+    import json
+    import subprocess
+    import sys
+
+    from .plugins import loaded_plugins
+
+    workers = min(packing, len(jobs))
+    threads = max(1, int(os.environ.get("OMP_NUM_THREADS", "1")) // packing)
+    logs = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):  # from here on every process appends to the job's log
+            handler.close()
+            handler.mode = "a"
+            logs.append(handler.baseFilename)
+    env = {**os.environ, **{v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}}
+    code = "from prunebench.pipeline import _packed_worker; _packed_worker()"
+    running = []
+    for worker in range(workers):
+        spec = {"jobs": jobs[worker::workers], "common": common, "data_dir": data_dir, "logs": logs,
+                "plugins": list(loaded_plugins)}
+        process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, env=env, text=True)
+        process.stdin.write(json.dumps(spec))
+        process.stdin.close()
+        running.append(process)
+    failed = sum(process.wait() != 0 for process in running)
+    if failed:  # each said why in the log; the job fails with one more line
+        raise InputError(f"{failed} of {workers} packed training processes failed (their errors are above)")
+
+
+def _packed_worker() -> None:
+    """Entry point of one packed worker process: its share of trainings, one after another."""
+    import json
+    import sys
+
+    from .runtime import setup
+
+    from .plugins import load_plugins
+
+    spec = json.load(sys.stdin)
+    setup(None, int(os.environ["OMP_NUM_THREADS"]))
+    root = logging.getLogger()
+    for name in spec["logs"]:
+        handler = logging.FileHandler(name, mode="a")
+        handler.setFormatter(root.handlers[0].formatter)
+        root.addHandler(handler)
+    try:
+        load_plugins(spec["plugins"])  # the job's plugins (an architecture may come from one)
+        data, split = open_cache(spec["data_dir"]), _read_split(spec["common"][-1])
+        for subset, out in spec["jobs"]:
+            _train_one(subset, out, spec["common"], data, split)
+    except InputError as err:  # as run_step: bad input in one line, a bug keeps its traceback
+        log.error("train_targets: %s", err)
+        sys.exit(1)
+
+
+def _train_one(subset_path: str, out: str, common: list, data: tuple, split: pa.Table) -> None:
     from .config import train_settings
     from .target import train_target as run_target
     from .training import resolve_device
 
+    target, arch, seed, device, proxy_arch, crop_size, _ = common
+    images, meta = data
+    images = dataclasses.replace(images, crop_size=crop_size)
     subset = read_table(subset_path, SUBSET_COLUMNS)
     info = table_metadata(subset, subset_path, ("method", "fraction", "k", "seed"))
-    check_subset(subset, info, subset_path, _read_split(split_path), seed)
-    data, meta = open_cache(data_dir)
-    data = dataclasses.replace(data, crop_size=crop_size)
+    check_subset(subset, info, subset_path, split, seed)
     settings = train_settings(target, meta["augment"])
-    result = run_target(data, meta["mean"], meta["std"], subset.column("index").to_numpy(),
+    result = run_target(images, meta["mean"], meta["std"], subset.column("index").to_numpy(),
                         subset.column("label").to_numpy(), subset.column("weight").to_numpy(), arch, settings,
                         seed, resolve_device(device), checkpoint=f"{out}.checkpoint.pt",
                         eval_every=target.get("eval_every"), data_mode=target.get("data", "auto"))
     record = {"dataset": meta["name"], "arch": arch, "method": info["method"], "fraction": info["fraction"],
               "seed": seed, "k": info["k"], "budget": settings.budget, "proxy_arch": proxy_arch, **result}
     write_json(record, out)
-    Path(f"{out}.checkpoint.pt").unlink(missing_ok=True)
-    log.info("%s %s f=%g seed %d: test accuracy %.4f", arch, info["method"], info["fraction"], seed,
-             result["test_accuracy"])
+    log.info("%s %s f=%g seed %d: test accuracy %.4f (%.1f s)", arch, info["method"], info["fraction"], seed,
+             result["test_accuracy"], result["wall_seconds"])
 
 
 def aggregate(result_paths: list, parquet_out, csv_out) -> None:
@@ -212,7 +304,7 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
     if benchmarks:
         params = {m: method_params(config, m) for m in config["methods"]}
         signals = signal_bytes(proxy_dir, params, proxy_plan(config), config["seeds"])
-        costs = cost_table(benchmark_table(benchmarks), signals, config["methods"])
+        costs = cost_table(benchmark_table(benchmarks), signals, config["methods"], len(config["fractions"]))
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 

@@ -28,6 +28,9 @@ class PluginError(InputError):
     """A plugin module named in the config cannot be found."""
 
 
+loaded_plugins: list[str] = []  # the modules named to load_plugins in this process (packed workers import them too)
+
+
 def load_plugins(modules=()) -> None:
     """Import every installed plugin (entry points of GROUP) and `modules`; importing twice does nothing."""
     for entry in entry_points(group=GROUP):
@@ -37,6 +40,8 @@ def load_plugins(modules=()) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
+            if name not in loaded_plugins:
+                loaded_plugins.append(name)
         except ModuleNotFoundError as err:
             if err.name is None or not name.startswith(err.name):
                 raise  # the plugin itself imports something missing: a bug to see in full

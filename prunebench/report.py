@@ -592,9 +592,10 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
         add_table(cost_display(costs.reindex([m for m in methods if m in costs.index] or costs.index)),
                   "Cost per method (means over seeds)",
                   "Snakemake benchmark measurements: proxy = the proxy training run, counted whole for every method "
-                  "that reads it; score = the method's scoring job; select = one selection job (one fraction); "
-                  "selection = proxy + score + select; peak RSS is the largest of those jobs; signals = bytes on "
-                  "disk of the proxy outputs the method reads; target = one target training run. – is not measured.")
+                  "that reads it; score = the method's scoring job; select = one fraction's share of the job that "
+                  "selects every fraction; selection = proxy + score + select; peak RSS is the largest of those "
+                  "jobs; signals = bytes on disk of the proxy outputs the method reads; target = one training's "
+                  "share of the job that trains every fraction of a method and seed. – is not measured.")
     else:
         html_parts.append("<p>No benchmark files were given.</p>")
         md_parts.append("No benchmark files were given.\n")

@@ -62,6 +62,16 @@ def method_fractions(method):
     return ["1.0"] if get_method(method).full_only else FRACTION_LABELS
 
 
+# select and train_target run every fraction of a method in one job; full-only methods have one
+# (rules select_full, train_target_full), so the two rules split the methods by these patterns
+FULL_METHODS = "|".join(name for name, m in REGISTRY.items() if m.full_only)
+SUBSET_METHODS = "|".join(name for name, m in REGISTRY.items() if not m.full_only)
+
+
+def subset_files(method, seed):
+    return [f"{OUT}/subsets/{method}/{f}/seed{seed}.parquet" for f in method_fractions(method)]
+
+
 def target_results():
     return [
         f"{OUT}/targets/{arch}/{method}/{fraction}/seed{seed}.json"
@@ -136,12 +146,9 @@ def report_inputs(wildcards):
         "benchmarks": [
             *proxy_benchmarks(),
             *sorted({rules.score.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
-            *[rules.select.benchmark.format(method=m, fraction=f, seed=s) for m, f, s in jobs],
-            *[
-                rules.train_target.benchmark.format(arch=a, method=m, fraction=f, seed=s)
-                for a in CFG["target"]["archs"]
-                for m, f, s in jobs
-            ],
+            *sorted({rules.select.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
+            *sorted({rules.train_target.benchmark.format(arch=a, method=m, seed=s)
+                     for a in CFG["target"]["archs"] for m, _, s in jobs}),
         ],
         "subsets": [f"{OUT}/subsets/{m}/{f}/seed{s}.parquet" for m, f, s in jobs],
         "splits": [f"{OUT}/split/seed{s}.parquet" for s in CFG["seeds"]],

@@ -21,11 +21,15 @@ rule score:
         "../workflow_scripts/score.py"
 
 
+# One job writes the subsets of every fraction of one method and seed (one process, one file per
+# subset); full-only methods get the same rule with their one subset, fraction 1.0.
 rule select:
     input:
         unpack(select_inputs),
     output:
-        f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+        [f"{OUT}/subsets/{{method}}/{f}/seed{{seed}}.parquet" for f in FRACTION_LABELS],
+    wildcard_constraints:
+        method=SUBSET_METHODS,
     log:
         f"{OUT}/{paths.log('select')}",
     benchmark:
@@ -34,6 +38,14 @@ rule select:
         "../envs/prunebench.yaml"
     params:
         code=code("select", per_method=True),
+        fractions=lambda wildcards: [float(f) for f in method_fractions(wildcards.method)],
         proxy_dir=proxy_dir,
     script:
         "../workflow_scripts/select.py"
+
+
+use rule select as select_full with:
+    output:
+        f"{OUT}/subsets/{{method}}/1.0/seed{{seed}}.parquet",
+    wildcard_constraints:
+        method=FULL_METHODS,

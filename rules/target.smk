@@ -1,10 +1,15 @@
+# One job trains an architecture on every fraction of one method and seed, one training after
+# another in one process (torch, the dataset and the device are set up once); one result file per
+# subset. Full-only methods (one subset, fraction 1.0) get the same rule with their one output.
 rule train_target:
     input:
         data=f"{OUT}/data",
-        subset=f"{OUT}/subsets/{{method}}/{{fraction}}/seed{{seed}}.parquet",
+        subsets=lambda wildcards: subset_files(wildcards.method, wildcards.seed),
         split=f"{OUT}/split/seed{{seed}}.parquet",
     output:
-        f"{OUT}/targets/{{arch}}/{{method}}/{{fraction}}/seed{{seed}}.json",
+        [f"{OUT}/targets/{{arch}}/{{method}}/{f}/seed{{seed}}.json" for f in FRACTION_LABELS],
+    wildcard_constraints:
+        method=SUBSET_METHODS,
     log:
         f"{OUT}/{paths.log('train_target')}",
     benchmark:
@@ -15,6 +20,7 @@ rule train_target:
     resources:
         mem_mb=3000,
         runtime=120,
+        packing=1,  # trainings at once, each on its own process (profiles/slurm packs small ones on a GPU)
     params:
         code=code("train_target"),
         target=CFG["target"],
@@ -23,3 +29,10 @@ rule train_target:
         proxy_arch=CFG["proxy"]["arch"],
     script:
         "../workflow_scripts/train_target.py"
+
+
+use rule train_target as train_target_full with:
+    output:
+        f"{OUT}/targets/{{arch}}/{{method}}/1.0/seed{{seed}}.json",
+    wildcard_constraints:
+        method=FULL_METHODS,

@@ -74,8 +74,13 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     done = snakemake(tmp_path, "--configfile", str(REPO / "configs" / name), "-n")
     stats = done.stdout.split("Job stats:")[-1]
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-    runs = sum(1 if get_method(m).full_only else len(cfg["fractions"]) for m in cfg["methods"]) * len(cfg["seeds"])
+    full = sum(get_method(m).full_only for m in cfg["methods"])
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == len(cfg["seeds"])
     assert jobs.get("train_proxy_repeat", 0) == len(cfg["seeds"]) * (cfg["proxy"]["repeats"] - 1)
-    assert jobs["train_target"] == runs * len(cfg["target"]["archs"]) and jobs["report"] == 1
+    # one job per method, seed (and architecture) selects, and trains on, every fraction
+    per_arch = len(cfg["seeds"]) * len(cfg["target"]["archs"])
+    assert jobs["select"] == (len(cfg["methods"]) - full) * len(cfg["seeds"])
+    assert jobs["select_full"] == full * len(cfg["seeds"])
+    assert jobs["train_target"] == (len(cfg["methods"]) - full) * per_arch
+    assert jobs["train_target_full"] == full * per_arch and jobs["report"] == 1
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

@@ -70,14 +70,16 @@ def test_missing_cells_are_shown_missing_never_zero():
 
 
 def test_benchmark_files_parse_like_snakemakes(tmp_path):
-    path = tmp_path / "results" / "d" / "benchmarks" / "select" / "cld" / "1e-05" / "seed3.tsv"
+    path = tmp_path / "results" / "d" / "benchmarks" / "select" / "cld" / "seed3.tsv"
     path.parent.mkdir(parents=True)
     path.write_text(BENCH_HEADER + "2.0\t0:00:02\t100.5\t400\t80\t90\t1\t2\t50\t1.5\n"
                                    "4.0\t0:00:04\t-\t400\t80\t90\t1\t2\t50\t2.5\n")  # repeat(); '-' is unmeasured
     values = read_benchmark(path)
     assert values["s"] == 3.0 and values["cpu_time"] == 2.0 and values["max_rss"] == 100.5
-    assert parse_benchmark_path(path) == {"rule": "select", "arch": None, "method": "cld", "fraction": 1e-05,
-                                          "seed": 3, "repeat": 0}
+    parsed = parse_benchmark_path(path)
+    assert math.isnan(parsed.pop("fraction"))  # one job selects every fraction of a method and seed
+    assert parsed == {"rule": "select", "arch": None, "method": "cld", "seed": 3, "repeat": 0}
+    assert parse_benchmark_path("x/benchmarks/train_target/cnn/cld/seed1.tsv")["arch"] == "cnn"
     assert parse_benchmark_path("x/benchmarks/train_proxy/seed2.tsv")["seed"] == 2
     assert parse_benchmark_path("x/benchmarks/train_proxy_repeat/seed2/repeat3.tsv")["repeat"] == 3
     with pytest.raises(ValueError, match="not a benchmark path"):
@@ -89,28 +91,24 @@ def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
         {"rule": "train_proxy", "seed": 0, "repeat": 0, "wall_s": 100.0, "cpu_s": 150.0, "max_rss_mb": 900.0},
         {"rule": "train_proxy_repeat", "seed": 0, "repeat": 1, "wall_s": 50.0, "cpu_s": 60.0, "max_rss_mb": 950.0},
         {"rule": "score", "method": "grand", "seed": 0, "wall_s": 4.0, "cpu_s": 3.0, "max_rss_mb": 300.0},
-        {"rule": "select", "method": "grand", "fraction": 0.1, "seed": 0, "wall_s": 1.0, "cpu_s": 1.0,
-         "max_rss_mb": 200.0},
+        {"rule": "select", "method": "grand", "seed": 0, "wall_s": 2.0, "cpu_s": 2.0, "max_rss_mb": 200.0},
         {"rule": "score", "method": "cld", "seed": 0, "wall_s": 2.0, "cpu_s": 1.0, "max_rss_mb": 300.0},
         {"rule": "score", "method": "random", "seed": 0, "wall_s": 1.0, "cpu_s": 0.5, "max_rss_mb": 100.0},
-        {"rule": "select", "method": "cld", "fraction": 0.1, "seed": 0, "wall_s": 1.0, "cpu_s": 1.0,
-         "max_rss_mb": 200.0},
-        {"rule": "select", "method": "cld", "fraction": 0.5, "seed": 0, "wall_s": 3.0, "cpu_s": 1.0,
-         "max_rss_mb": 250.0},
-        {"rule": "select", "method": "random", "fraction": 0.1, "seed": 0, "wall_s": 0.5, "cpu_s": 0.5,
-         "max_rss_mb": 90.0},
-        {"rule": "train_target", "arch": "cnn", "method": "cld", "fraction": 0.1, "seed": 0, "wall_s": 30.0,
-         "cpu_s": 40.0, "max_rss_mb": 1000.0},
+        # one select job per method and seed for both fractions, one target job training both
+        {"rule": "select", "method": "cld", "seed": 0, "wall_s": 4.0, "cpu_s": 2.0, "max_rss_mb": 250.0},
+        {"rule": "select", "method": "random", "seed": 0, "wall_s": 1.0, "cpu_s": 1.0, "max_rss_mb": 90.0},
+        {"rule": "train_target", "arch": "cnn", "method": "cld", "seed": 0, "wall_s": 60.0, "cpu_s": 80.0,
+         "max_rss_mb": 1000.0},
     ])
     signals = pd.DataFrame([{"method": "cld", "seed": 0, "signal_bytes": 5e6, "files": "dynamics_eval.parquet"},
                             {"method": "random", "seed": 0, "signal_bytes": 0, "files": ""},
                             {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"},
                             {"method": "grand", "seed": 0, "signal_bytes": 1e6,
                              "files": "snapshot_epoch2.parquet repeat1/snapshot_epoch2.parquet"}])
-    costs = cost_table(bench, signals, ["random", "cld", "el2n", "grand"])
+    costs = cost_table(bench, signals, ["random", "cld", "el2n", "grand"], fractions=2)
     assert costs.loc["grand", "proxy_wall_s"] == 150 and costs.loc["grand", "selection_wall_s"] == 155
     assert costs.loc["grand", "selection_peak_mb"] == 950  # the repeat it reads counts
-    assert costs.loc["cld", "selection_wall_s"] == 100 + 2 + 2  # proxy + score + mean select
+    assert costs.loc["cld", "selection_wall_s"] == 100 + 2 + 2  # proxy + score + one fraction's share of select
     assert costs.loc["cld", "selection_cpu_s"] == 150 + 1 + 1
     assert costs.loc["cld", "selection_peak_mb"] == 900
     assert costs.loc["random", "selection_wall_s"] == 1.5 and costs.loc["random", "proxy_wall_s"] == 0

@@ -30,9 +30,10 @@ pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
 
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 METHODS = ["random", "full", "cld", "forgetting"]
-RULES = ["prepare_data", "make_split", "train_proxy", "train_proxy_repeat", "score", "select", "train_target",
-         "aggregate", "report"]
-GPU_RULES = {"train_proxy", "train_proxy_repeat", "train_target"}
+RULES = ["prepare_data", "make_split", "train_proxy", "train_proxy_repeat", "score", "select", "select_full",
+         "train_target", "train_target_full", "aggregate", "report"]
+GPU_RULES = {"train_proxy", "train_proxy_repeat", "train_target", "train_target_full"}
+TARGET_RULES = ("train_target", "train_target_full")
 OUT = "results/fashion_mnist"
 FALLBACK = "CUDA_VISIBLE_DEVICES=0 but CUDA is not usable here; running on the CPU"
 
@@ -104,19 +105,15 @@ def _env(store_dir) -> dict:
 
 
 @pytest.fixture(scope="module")
-def local_results(clone, tmp_path_factory) -> pd.DataFrame:
-    """The same config run locally (no SLURM), for comparison, with the threads the cluster profile gives.
+def local_results(smoke_results) -> pd.DataFrame:
+    """The same config run locally (no SLURM), for comparison: the smoke run's results for METHODS.
 
     CPU kernels may add up in another order with another thread count, so the last digits of an
-    accuracy depend on it; with the same threads, local and cluster results are identical.
+    accuracy depend on it; the cluster profile packs two trainings in a two-thread target job, so each
+    trains on one thread as locally, and results are identical.
     """
-    workdir = tmp_path_factory.mktemp("local")
-    threads = yaml.safe_load((clone / "profiles/slurm-local/config.v8+.yaml").read_text())["set-threads"]
-    command = [str(SNAKEMAKE), "-s", str(clone / "Snakefile"), "-d", str(workdir), "--cores", "2",
-               "--set-threads", *(f"{rule}={n}" for rule, n in threads.items())]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, env=_env("none"))
-    assert done.returncode == 0, done.stderr[-4000:]
-    return pd.read_parquet(workdir / OUT / "results.parquet")
+    frame = pd.read_parquet(smoke_results / "results.parquet")
+    return frame[frame["method"].isin(METHODS)].reset_index(drop=True)
 
 
 def readme_stories() -> dict[str, str]:
@@ -152,7 +149,7 @@ def slurm_jobs(output: str) -> list[dict]:
     assert sorted(r["JobID"] for r in rows) == sorted(ids)
     for row in rows:
         comment = row["Comment"]
-        if comment == "rule_targets_train_target":  # a group job: several target trainings
+        if comment.startswith("rule_targets"):  # a group job: several target jobs
             row["rule"], row["group"] = "train_target", True
         else:
             row["rule"] = next(r for r in sorted(RULES, key=len, reverse=True)
@@ -184,13 +181,14 @@ def test_readme_tells_users_to_fill_in_account_and_partition_only():
         ["slurm_account", "slurm_partition"]
     local = yaml.safe_load((REPO / "profiles/slurm-local/config.v8+.yaml").read_text())
     assert set(local) == set(profile)  # the local cluster's profile exercises the same settings
-    for rule in ("train_proxy", "train_target"):
+    for rule in ("train_proxy", *TARGET_RULES):
         assert profile["set-resources"][rule]["gpu"] == local["set-resources"][rule]["gpu"] == 1
-    assert profile["groups"] == local["groups"] == {"train_target": "targets"}
-    for p in (profile, local):  # group width capped: one target training per layer, so one GPU per group
-        assert p["set-threads"]["train_target"] == p["cores"]
-    rerun = "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)"
-    assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report", rerun}
+    assert profile["groups"] == local["groups"] == {rule: "targets" for rule in TARGET_RULES}
+    for p in (profile, local):  # group width capped: one target job per layer, so one GPU per group
+        for rule in TARGET_RULES:
+            assert p["set-threads"][rule] == p["cores"] and p["set-resources"][rule]["packing"] >= 2
+    assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report",
+                                     "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)"}
 
 
 
@@ -237,12 +235,13 @@ def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, 
         assert ("gres/gpu=1" in job["AllocTRES"]) == (job["rule"] in GPU_RULES), job
     stats = job_stats(done.output)
     groups = [j for j in jobs if j["group"]]
-    assert len(jobs) == sum(stats.values()) - stats["all"] - stats["train_target"] + len(groups)
-    assert len(groups) == math.ceil(stats["train_target"] / 4) < stats["train_target"]  # group-components: 4
+    targets = stats["train_target"] + stats["train_target_full"]  # jobs of every fraction of a method and seed
+    assert len(jobs) == sum(stats.values()) - stats["all"] - targets + len(groups)
+    assert len(groups) == math.ceil(targets / 4) < targets  # group-components: 4
     done.seconds and print(f"\nSLURM smoke run: {done.seconds:.0f} s, {sum(stats.values()) - 1} jobs in "
                            f"{len(jobs)} sbatch submissions ({len(groups)} target groups)")
 
-    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+    assert_same_results(results(clone), local_results)
     for log in [clone / OUT / "logs/train_proxy/seed0.log",
                 *(clone / OUT / "logs/train_target").rglob("*.log")]:
         assert FALLBACK in log.read_text(), log  # the fake GPU: CUDA absent, one line, then the CPU
@@ -256,14 +255,14 @@ def _submitted(jobs, rule):
 def test_rerunning_one_methods_branch(clone, store, local_results):
     done = run_story(clone, store, "rerun one method's branch (CLD: its scores, subsets, target runs, then the report)")
     assert done.returncode == 0, done.output[-6000:]
-    assert job_stats(done.output) == {"score": 1, "select": 2, "train_target": 2, "aggregate": 1, "report": 1,
+    # one job selects both fractions, one trains on both
+    assert job_stats(done.output) == {"score": 1, "select": 1, "train_target": 1, "aggregate": 1, "report": 1,
                                       "all": 1}
     jobs = slurm_jobs(done.output)
     assert [j["Comment"] for j in _submitted(jobs, "score")] == ["rule_score_wildcards_cld_0"]
-    assert {j["Comment"] for j in _submitted(jobs, "select")} == {"rule_select_wildcards_cld_0.1_0",
-                                                                  "rule_select_wildcards_cld_0.5_0"}
+    assert [j["Comment"] for j in _submitted(jobs, "select")] == ["rule_select_wildcards_cld_0"]
     assert {j["State"] for j in jobs} == {"COMPLETED"}
-    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+    assert_same_results(results(clone), local_results)
 
 
 def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
@@ -277,7 +276,7 @@ def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
 
 
 def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, store, local_results):
-    # CLD's scores are damaged (same times, so only the fraction whose subset is redone reads them),
+    # CLD's scores are damaged (same times, so only the select job that is redone reads them),
     # and CLD's and Forgetting's 0.5 subsets and target runs are to be redone
     scores = clone / OUT / "scores/cld/seed0.parquet"
     good, times = scores.read_bytes(), (scores.stat().st_atime, scores.stat().st_mtime)
@@ -294,16 +293,17 @@ def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, st
     done = run_story(clone, store, "run everything on SLURM", "--keep-going", "--retries", "0")
     assert done.returncode != 0
     error = done.output.split("Error in rule select:")[1][:3000]
-    assert f"output: {OUT}/subsets/cld/0.5/seed0.parquet" in error  # the rule and its wildcards
-    assert f"log: {OUT}/logs/select/cld/0.5/seed0.log" in error
-    assert "wildcards: method=cld, fraction=0.5, seed=0" in done.output
+    # the rule and its wildcards: one job selects both fractions
+    assert f"output: {OUT}/subsets/cld/0.1/seed0.parquet, {OUT}/subsets/cld/0.5/seed0.parquet" in error
+    assert f"log: {OUT}/logs/select/cld/seed0.log" in error
+    assert "wildcards: method=cld, seed=0" in done.output
     assert ".snakemake/slurm_logs/rule_select/" in done.output  # the SLURM job's own log
-    assert "seed0.parquet" in (clone / OUT / "logs/select/cld/0.5/seed0.log").read_text()  # one line: what is wrong
+    assert "seed0.parquet" in (clone / OUT / "logs/select/cld/seed0.log").read_text()  # one line: what is wrong
     jobs = slurm_jobs(done.output)
-    assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_cld_0.5_0"] == ["FAILED"]
-    # --keep-going: Forgetting's subset was redone all the same (its target run shares a group job with
+    assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_cld_0"] == ["FAILED"]
+    # --keep-going: Forgetting's subsets were redone all the same (its target job shares a group job with
     # CLD's, and a group starts only when all its inputs are there, so it waits for the rerun)
-    assert "rule_select_wildcards_forgetting_0.5_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
+    assert "rule_select_wildcards_forgetting_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
     assert (clone / OUT / "subsets/forgetting/0.5/seed0.parquet").exists()
 
     scores.write_bytes(good)  # fixed; the same command resumes with only what is missing
@@ -311,7 +311,7 @@ def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, st
     again = run_story(clone, store, "run everything on SLURM")
     assert again.returncode == 0, again.output[-6000:]
     assert job_stats(again.output) == {"select": 1, "train_target": 2, "aggregate": 1, "report": 1, "all": 1}
-    assert_same_results(results(clone), local_results[local_results["method"].isin(METHODS)])
+    assert_same_results(results(clone), local_results)
 
 
 def _saved_epoch(path: Path) -> int:
@@ -348,21 +348,22 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     jobs = slurm_jobs(output)
     states = [j["State"] for j in jobs if j["rule"] == "train_target"]
     assert states[0] == "FAILED" and states[-1] == "COMPLETED", states  # killed, resubmitted (retries: 2)
-    log = (clone / OUT / "logs/train_target/small_cnn/full/1.0/seed0.log").read_text()
+    log = (clone / OUT / "logs/train_target/small_cnn/full/seed0.log").read_text()
     resumed = re.search(r"resumed from checkpoint \S+ after epoch (\d+) of 12", log)
     assert resumed and int(resumed[1]) >= killed_after, log  # resumed, not restarted
     assert "epoch 1:" not in log and not checkpoint.exists()
 
-    # the same training, uninterrupted, as the cluster ran it (two threads, CPU)
+    # the same training, uninterrupted, as the cluster ran it (packed: one of the job's two threads, CPU)
     straight = tmp_path / "straight.json"
     subprocess.run([sys.executable, "-c", f"""
 from prunebench import pipeline
 from prunebench.config import load_config
 from prunebench.runtime import run_step
-run_step(pipeline.train_target, None, 2, data_dir={str(clone / OUT / "data")!r},
+run_step(pipeline.train_target, None, 1, data_dir={str(clone / OUT / "data")!r},
          subset_path={str(clone / OUT / "subsets/full/1.0/seed0.parquet")!r},
          target=load_config({str(clone / "config.yaml")!r}, {str(clone / "longer.yaml")!r})["target"],
-         arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r})
+         arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r},
+         split_path={str(clone / OUT / "split/seed0.parquet")!r})
 """], check=True, cwd=clone, capture_output=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     cluster_run = json.loads((clone / OUT / "targets/small_cnn/full/1.0/seed0.json").read_text())
     uninterrupted = json.loads(straight.read_text())

@@ -1,8 +1,8 @@
 from prunebench import pipeline
 from prunebench.runtime import run_step
 
-run_step(pipeline.train_target, snakemake.log[0], snakemake.threads, plugins=snakemake.config.get("plugins", []),
-         data_dir=snakemake.input.data, subset_path=snakemake.input.subset, split_path=snakemake.input.split,
+run_step(pipeline.train_targets, snakemake.log[0], snakemake.threads, plugins=snakemake.config.get("plugins", []),
+         data_dir=snakemake.input.data, subset_paths=list(snakemake.input.subsets), split_path=snakemake.input.split,
          target=snakemake.params.target, arch=snakemake.wildcards.arch, seed=int(snakemake.wildcards.seed),
-         device=snakemake.params.device, proxy_arch=snakemake.params.proxy_arch, out=snakemake.output[0],
-         crop_size=snakemake.params.crop_size)
+         device=snakemake.params.device, proxy_arch=snakemake.params.proxy_arch, outs=list(snakemake.output),
+         packing=int(snakemake.resources.packing), crop_size=snakemake.params.crop_size)
