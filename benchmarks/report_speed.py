@@ -155,7 +155,9 @@ def main() -> None:
               f"{len(kwargs['subsets'])} subsets of a {args.pool:,}-sample pool in {time.perf_counter() - tick:.1f}s")
         tick = time.perf_counter()
         pipeline.report(**kwargs)
-        print(f"report, in process: {time.perf_counter() - tick:.1f}s")
+        seconds = time.perf_counter() - tick
+        print(f"report, in process: {seconds:.1f}s (target: under 30 s for 1,500 runs; "
+              f"{'met' if seconds < 30 else 'NOT met'})")
         script = ("import json, sys; from prunebench import pipeline; "
                   "pipeline.report(**json.loads(sys.stdin.read()))")
         import json

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -183,17 +182,21 @@ def test_no_label_noise_means_no_mislabeled_figure_and_a_note(tmp_path):
     assert "split.label_noise is 0" in summary and "Weighted subsets" not in summary
 
 
-def test_report_on_1500_runs_takes_under_30_seconds(tmp_path):
+def test_report_on_1500_runs_writes_every_table_figure_and_cost(tmp_path):
+    """The report on a 1,500-run benchmark's worth of results (its time is benchmarks/report_speed.py's)."""
     seeds = list(range(10))
     methods = ["random", "full", "cld", "forgetting", "el2n", "aum", "entropy"]
     kwargs = fake_workflow(tmp_path, methods=methods, seeds=seeds, pool=5000)  # 13 fractions, 2 archs
-    rows = len(pd.read_parquet(kwargs["results_path"]))
-    assert rows >= 1500
-    tick = time.perf_counter()
+    frame = pd.read_parquet(kwargs["results_path"])
+    assert len(frame) >= 1500
     pipeline.report(**kwargs)
-    seconds = time.perf_counter() - tick
-    assert seconds < 30, f"{seconds:.1f}s for {rows} rows"
-
+    folder = Path(kwargs["out_dir"])
+    for name in figure_files(kwargs["config"]):
+        assert (folder / f"{name}.png").stat().st_size > 5_000, name
+    accuracy = pd.read_csv(folder / "accuracy.csv")
+    assert accuracy["seeds"].sum() == len(frame)  # every run counted once
+    costs = pd.read_csv(folder / "costs.csv", index_col="method")
+    assert list(costs.index) == methods and costs["target_wall_s"].notna().all()
 
 
 def test_best_epoch_accuracy_appears_only_when_kept_and_says_it_was_chosen_on_the_test_set(tmp_path):
