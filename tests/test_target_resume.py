@@ -77,7 +77,7 @@ def _train_two_subsets(folder):
     torch.set_num_threads(1)
     target = {"epochs": EPOCHS, "batch_size": 32, "augment": True, "eval_every": None}
     pipeline.train_targets(f"{folder}/data", [f"{folder}/0.25.parquet", f"{folder}/0.5.parquet"], target,
-                           "small_cnn", 5, "cpu", "small_cnn", [f"{folder}/0.25.json", f"{folder}/0.5.json"],
+                           "small_cnn", 0, "cpu", "small_cnn", [f"{folder}/0.25.json", f"{folder}/0.5.json"],
                            f"{folder}/split.parquet")
 
 
@@ -129,13 +129,13 @@ def test_packed_trainings_run_at_once_and_write_the_same_records_as_one_after_an
     code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
             f"run_step(pipeline.train_targets, {str(packed / 'job.log')!r}, 2, data_dir={str(packed / 'data')!r}, "
             f"subset_paths=[{str(packed / '0.25.parquet')!r}, {str(packed / '0.5.parquet')!r}], target={target!r}, "
-            f"arch='small_cnn', seed=5, device='cpu', proxy_arch='small_cnn', "
+            f"arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', "
             f"outs=[{str(packed / '0.25.json')!r}, {str(packed / '0.5.json')!r}], "
             f"split_path={str(packed / 'split.parquet')!r}, packing=2)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # 2 threads: 1 per training
     log = (packed / "job.log").read_text()
     _train_two_subsets(serial)  # 1 thread, one after another
     for f in ("0.25", "0.5"):
-        assert f"random f={f} seed 5: test accuracy" in log  # every worker logs into the job's log
+        assert f"random f={f} seed 0: test accuracy" in log  # every worker logs into the job's log
         _same(json.loads((packed / f"{f}.json").read_text()), json.loads((serial / f"{f}.json").read_text()))
     assert not list(packed.glob("*.checkpoint.pt"))
