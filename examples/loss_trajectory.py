@@ -33,6 +33,7 @@ def loss_slopes(loss: np.ndarray) -> np.ndarray:
         "epochs": Param.integer(0, "first epochs fitted (0: every logged epoch)", 0, lambda p, plan: plan.epochs),
         "scale": Param.choice("raw", "'raw' slope, or 'relative' to the first epoch's loss", ("raw", "relative")),
     },
+    check=lambda p, plan: ["epochs=1 fits no slope: use 0 (all epochs) or at least 2"] * (p["epochs"] == 1),
 )
 def loss_slope(signals, params, seed, plan):
     loss = signals.eval("loss")  # (pool samples, epochs)

@@ -71,15 +71,17 @@ def score(method: str, run_folder: str | os.PathLike, split_file: str | os.PathL
 
 
 def select(scores: pd.DataFrame | str | os.PathLike, fraction: float, run_folder: str | os.PathLike | None = None,
-           split_file: str | os.PathLike | None = None) -> pd.DataFrame:
+           split_file: str | os.PathLike | None = None, plugins=()) -> pd.DataFrame:
     """The subset at `fraction` of a score table (from `score`, or a scores Parquet of a workflow run).
 
     Methods that sample with the proxy's signals (CRAIG's weights, GradMatch, stochastic greedy) also
-    need `run_folder` and `split_file`. Returns index, label, weight, rank in preference order.
+    need `run_folder` and `split_file`; `plugins` are the modules that define a plugin method.
+    Returns index, label, weight, rank in preference order.
     """
     from . import pipeline
     from .io import write_table
 
+    load_plugins(plugins)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scores.parquet"
         if isinstance(scores, pd.DataFrame):

@@ -43,7 +43,7 @@ def load_plugins(modules=()) -> None:
             if name not in loaded_plugins:
                 loaded_plugins.append(name)
         except ModuleNotFoundError as err:
-            if err.name is None or not name.startswith(err.name):
+            if err.name is None or not (name == err.name or name.startswith(err.name + ".")):
                 raise  # the plugin itself imports something missing: a bug to see in full
             raise PluginError(f"cannot import plugin {name!r}: no module named {err.name!r} on the Python path "
                               f"or in {os.getcwd()}") from None

@@ -130,3 +130,16 @@ def test_least_confidence_deepcore_switch_ranks_by_the_max_logit():
 def test_window_scores_of_a_constant_trajectory_are_zero(window):
     p = np.full((3, 7), 0.4)
     assert np.allclose(dynamics.dyn_unc_scores(p, window), 0) and np.allclose(dynamics.dual_scores(p, window), 0)
+
+
+@pytest.mark.parametrize("keep", ["highest", "lowest"])
+def test_dual_top_sampling_keeps_the_end_the_keep_parameter_names(keep):
+    from prunebench.methods import get_method
+
+    dual = get_method("dual")
+    scores = np.arange(20, dtype=np.float64)
+    scored = {"index": np.arange(20), "label": np.zeros(20, int), "score": scores, "mean_p_true": scores / 20}
+    params = dual.params({"sampling": "top", "keep": keep})
+    rows, weights = dual.subset(scored, 0.25, params, np.random.default_rng(0), None)
+    assert weights is None
+    assert sorted(scores[rows]) == ([15, 16, 17, 18, 19] if keep == "highest" else [0, 1, 2, 3, 4])

@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO, SMOKE, snakemake
 
 from prunebench.config import ConfigError, validate_config
+from prunebench.plugins import load_plugins
 
 EXAMPLES = REPO / "examples"
 PLUGIN_CONFIG = EXAMPLES / "plugin.yaml"
@@ -38,6 +39,7 @@ def config_with(params=None, **changes):
 
 @pytest.mark.parametrize("params, changes, message", [
     ({"epochs": 9}, {}, "config: method_params.loss_slope: epochs=9 must be an integer in [0, 4]"),
+    ({"epochs": 1}, {}, "config: method_params.loss_slope: epochs=1 fits no slope: use 0 (all epochs) or at least 2"),
     ({"scale": "log"}, {}, "config: method_params.loss_slope: scale='log' must be one of 'raw', 'relative'"),
     ({"window": 3}, {}, "config: method_params.loss_slope: unknown parameter(s) window; known: balanced, epochs"),
     ({}, {"proxy": {"epochs": 1}}, "config: method_params.loss_slope: needs 2 logged proxy epochs, proxy.epochs is 1"),
@@ -52,6 +54,15 @@ def test_a_plugin_method_and_dataset_get_the_same_one_line_checks(plugin_folder,
     with pytest.raises(ConfigError) as caught:
         validate_config(config_with(params, **changes))
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_a_plugin_whose_own_import_is_missing_shows_that_error_in_full(tmp_path, monkeypatch):
+    """`lab_methods` importing a missing `lab` is a bug in the plugin, not a plugin missing from the path."""
+    (tmp_path / "lab_methods.py").write_text("import lab\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModuleNotFoundError) as caught:
+        load_plugins(["lab_methods"])
+    assert caught.type is ModuleNotFoundError and caught.value.name == "lab"
 
 
 def test_an_installed_package_registers_through_its_entry_point(plugin_folder, tmp_path):
@@ -92,3 +103,20 @@ def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns
     dataset.write_text(dataset.read_text().replace("CLASSES = (", "CLASSES = (  # edited\n    "))
     jobs, _ = planned_jobs(plugin_folder)
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == 1 and jobs["score"] == 2
+
+
+def test_the_api_selects_a_plugin_methods_scores_in_a_fresh_process(plugin_folder, tmp_path):
+    import pyarrow as pa
+
+    from prunebench.io import write_table
+
+    scores = tmp_path / "scores.parquet"
+    write_table(pa.table({"index": range(10), "label": [0, 1] * 5, "score": [float(i) for i in range(10)]}), scores,
+                {"method": "loss_slope", "keep": "highest", "balanced": True, "seed": 0,
+                 "params": {"epochs": 0, "scale": "raw", "keep": "highest", "balanced": True}})
+    code = (f"import prunebench; s = prunebench.select({str(scores)!r}, 0.4, plugins=['loss_trajectory']); "
+            "print(sorted(s['index']))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=plugin_folder,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[6, 7, 8, 9]"

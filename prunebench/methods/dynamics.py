@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..signals import KL_SHIFT
 from . import probabilities, sampling
+from .kernels import prefix
 from .registry import (
     REPEATS,
     Param,
@@ -201,8 +202,7 @@ def _dyn_unc(s, p, seed, plan):
 
 def _dual_subset(scored, fraction, p, rng, signals):
     if p["sampling"] == "top":
-        from ..selection import select_rows
-        return select_rows(scored["score"], scored["label"], scored["index"], fraction, "highest", p["balanced"]), None
+        return prefix(scored, fraction, p), None
     if p["balanced"]:
         return sampling.per_class(lambda rows, k: rows[sampling.beta_sample_rows(
             scored["score"][rows], scored["mean_p_true"][rows], k / len(rows), p["c_d"], rng)], scored["label"],
