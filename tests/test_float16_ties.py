@@ -7,7 +7,7 @@ import pytest
 
 from prunebench import pipeline
 from prunebench.io import matrix_column, read_table, write_table
-from prunebench.methods import REGISTRY, ProxyPlan, kernels
+from prunebench.methods import REGISTRY, ProxyPlan, kernels, probabilities
 from prunebench.signals import snapshot_file
 from prunebench.splits import make_split
 
@@ -76,7 +76,7 @@ def test_last_layer_errors_keep_the_true_class_error_of_confident_samples():
     logits = np.zeros((len(gap), CLASSES), np.float16)
     logits[:, 0] = gap
     rest = (CLASSES - 1) * np.exp(-gap.astype(np.float16).astype(np.float64))
-    e = kernels.errors(logits, np.zeros(len(gap), int))
+    e = probabilities.errors(logits, np.zeros(len(gap), int), np.float32)
     np.testing.assert_allclose(e[:, 0], -rest / (1 + rest), rtol=1e-5)  # e_y = -sum_{c != y} p_c, not 0
     np.testing.assert_allclose(e[:, 1], np.exp(-gap.astype(np.float16).astype(np.float64)) / (1 + rest), rtol=1e-5)
     # so the gradient direction is exact: e = rest/(1+rest) * (-1, 1/2, 1/2), cosine 1 between confident rows

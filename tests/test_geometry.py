@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from prunebench.methods import geometry, kernels
+from prunebench.methods import geometry, kernels, probabilities
 
 RNG = np.random.default_rng(7)
 
@@ -111,7 +111,7 @@ def test_d2_cutoff_drops_the_hardest_to_the_end_least_hard_first():
 
 
 def explicit_gradients(logits, labels, h):
-    e = kernels.errors(logits, labels).astype(np.float64)
+    e = probabilities.errors(logits, labels, np.float32).astype(np.float64)
     return np.concatenate([e, np.einsum("nc,nd->ncd", e, h.astype(np.float64)).reshape(len(e), -1)], axis=1)
 
 
@@ -120,7 +120,7 @@ def test_the_factored_gradient_kernels_equal_the_explicit_last_layer_gradients()
     labels = RNG.integers(0, 4, 30)
     h = RNG.normal(size=(30, 6)).astype(np.float32)
     g = explicit_gradients(logits, labels, h)
-    e = kernels.errors(logits, labels)
+    e = probabilities.errors(logits, labels, np.float32)
     np.testing.assert_allclose(kernels.grad_gram(e, h, block=7), g @ g.T, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(kernels.grad_sq_norms(e, h), (g * g).sum(1), rtol=1e-5)
     dist = np.sqrt(((g[:, None] - g[None]) ** 2).sum(-1))

@@ -10,7 +10,7 @@ from conftest import synthetic_proxy_run
 from prunebench import pipeline
 from prunebench.budgets import class_budgets
 from prunebench.io import read_table, table_metadata
-from prunebench.methods import REGISTRY, ProxyPlan, gradients, kernels, submodular
+from prunebench.methods import REGISTRY, ProxyPlan, gradients, kernels, probabilities, submodular
 
 RNG = np.random.default_rng(11)
 
@@ -95,7 +95,7 @@ def gradient_problem(n=120, classes=4, dim=6, seed=0):
     logits = rng.normal(size=(n, classes)).astype(np.float32)
     labels = np.zeros(n, int)
     h = rng.normal(size=(n, dim)).astype(np.float32)
-    return kernels.errors(logits, labels), h
+    return probabilities.errors(logits, labels, np.float32), h
 
 
 def test_gradmatch_weighted_sum_approaches_the_target_gradient_as_the_budget_grows():
@@ -163,7 +163,7 @@ def glister_problem(seed=0, n=60, m=30, classes=3, dim=4):
 
 def test_glister_applies_the_one_step_last_layer_update_to_the_validation_gradient():
     w, b, h, labels, logits, val_h, val_labels, val_logits = glister_problem()
-    e = kernels.errors(logits, labels)
+    e = probabilities.errors(logits, labels, np.float32)
     gain = gradients.GlisterGain(e, h, val_logits, val_labels, val_h, eta=0.5)
     for row in (4, 9):
         gain.add(row)
@@ -171,7 +171,7 @@ def test_glister_applies_the_one_step_last_layer_update_to_the_validation_gradie
     # the explicit update: theta - eta * mean_{j in S} g_j, then fresh validation errors
     w2 = w - 0.5 * (e[chosen].T.astype(np.float64) @ h[chosen]) / 2
     b2 = b - 0.5 * e[chosen].mean(0)
-    expected = kernels.errors((val_h @ w2.T + b2).astype(np.float32), val_labels)
+    expected = probabilities.errors((val_h @ w2.T + b2).astype(np.float32), val_labels, np.float32)
     np.testing.assert_allclose(gain.val_e, expected, atol=1e-5)
     g = np.concatenate([e, np.einsum("nc,nd->ncd", e, h).reshape(len(e), -1)], axis=1).astype(np.float64)
     gv = np.concatenate([expected, np.einsum("nc,nd->ncd", expected, val_h).reshape(len(expected), -1)], axis=1)
@@ -180,7 +180,7 @@ def test_glister_applies_the_one_step_last_layer_update_to_the_validation_gradie
 
 def test_glister_with_its_update_differs_from_deepcores_static_top_k():
     _, _, h, labels, logits, val_h, val_labels, val_logits = glister_problem(1, n=200, m=100)
-    e = kernels.errors(logits, labels)
+    e = probabilities.errors(logits, labels, np.float32)
     updated = gradients.glister_order(e, h, val_logits, val_labels, val_h, budget=40, how="naive", eta=1.0)
     static = gradients.glister_order(e, h, val_logits, val_labels, val_h, budget=40, eta=1.0, update=False)
     first = gradients.GlisterGain(e, h, val_logits, val_labels, val_h, eta=1.0).gains(np.arange(200))

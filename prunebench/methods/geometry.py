@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import probabilities
 from .kernels import (
     MAX_CLASS,
     as_f32,
@@ -19,7 +20,6 @@ from .kernels import (
     knn,
     order_scores,
     single_blas_thread,
-    softmax,
 )
 from .registry import (
     Param,
@@ -123,7 +123,7 @@ def moderate_scores(h: np.ndarray, labels: np.ndarray, group_rows: list[np.ndarr
 
 
 def _clamped(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    p = np.maximum(softmax(logits), PROB_FLOOR)
+    p = np.maximum(probabilities.softmax(logits, np.float32), PROB_FLOOR)
     return p, np.log(p)
 
 

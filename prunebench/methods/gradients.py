@@ -17,7 +17,6 @@ from .kernels import (
     MAX_CLASS,
     check_group_size,
     dot_gradient,
-    errors,
     grad_distances,
     grad_factors,
     grad_gram,
@@ -273,7 +272,8 @@ def _gradmatch_target(signals, p, epoch, label_value):
     if len(query) == 0:
         raise InputError(f"gradmatch: class {label_value} has no query rows for target='query'")
     q_logits, q_h = signals.snapshot(epoch, "logits", role="query"), signals.snapshot(epoch, "embedding", role="query")
-    return mean_gradient(errors(q_logits[query], signals.query_labels[query]), np.asarray(q_h[query], np.float32))
+    return mean_gradient(probabilities.errors(q_logits[query], signals.query_labels[query], np.float32),
+                         np.asarray(q_h[query], np.float32))
 
 
 def _gradmatch_subset(scored, fraction, p, rng, signals):

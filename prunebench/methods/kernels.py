@@ -58,17 +58,6 @@ def order_scores(n: int, ordered_groups: list[tuple[np.ndarray, np.ndarray]]) ->
     return scores
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row softmax in float32 (from float16 logits, without saturating to exact 0/1 as float16 probs do)."""
-    return probabilities.softmax(logits, np.float32)
-
-
-def errors(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """e = softmax(z) - onehot(y), (n, C) float32: the bias part of the last-layer gradient, with
-    e_y = -sum_{c != y} p_c so a confident sample keeps its small, exact error instead of 0."""
-    return probabilities.errors(logits, labels, np.float32)
-
-
 def grad_gram(e_a: np.ndarray, h_a: np.ndarray, e_b: np.ndarray | None = None, h_b: np.ndarray | None = None,
               out: np.ndarray | None = None, block: int = BLOCK) -> np.ndarray:
     """<g_i, g_j> = <e_i, e_j> (1 + <h_i, h_j>) for rows of a against rows of b (default: a), float32,
@@ -211,7 +200,7 @@ MAX_CLASS = Param.integer(16_384, "largest selection group (a class, or the pool
 
 def grad_factors(logits: np.ndarray, h: np.ndarray, rows: np.ndarray, labels: np.ndarray):
     """The factors (e, h) of the last-layer gradients of `rows`."""
-    return errors(logits[rows], labels[rows]), np.asarray(h[rows], np.float32)
+    return probabilities.errors(logits[rows], labels[rows], np.float32), np.asarray(h[rows], np.float32)
 
 
 def group_budgets(labels: np.ndarray, balanced: bool, fraction: float) -> list[int]:
