@@ -17,7 +17,8 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
     """Log to `log_path` (and stderr) and cap CPU threads for torch and BLAS.
 
     Threads are set through the environment so steps that never import torch
-    (scoring, selection, report) do not pay for importing it.
+    (scoring, selection, report) do not pay for importing it; a torch imported
+    before this call gets them directly (the result of a training depends on them).
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
@@ -25,8 +26,11 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
     logging.raiseExceptions = False  # a log line that cannot be written (a full disk) must not add a traceback
+    threads = max(1, int(threads))
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = str(max(1, int(threads)))
+        os.environ[variable] = str(threads)
+    if "torch" in sys.modules:  # imported already (a caller that validated a config): it read the old variables
+        sys.modules["torch"].set_num_threads(threads)
 
 
 SHELLS = {"bash", "sh", "dash", "zsh"}

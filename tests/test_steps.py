@@ -47,6 +47,15 @@ def test_bad_input_is_one_line_but_a_bug_keeps_its_traceback(tmp_path):
     bug = run_in_child(f"pipeline.prepare_data, {str(log)!r}, 1, dataset={{}}, out_dir={str(tmp_path / 'data')!r}")
     assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'name'" in bug.stderr
 
+def test_a_steps_threads_hold_when_torch_was_imported_before_it():
+    """A training's result depends on its thread count: a caller that imported torch first (a config
+    check loads the model registry) must still get the threads it asked for, not one per core."""
+    code = ("import torch; from prunebench.runtime import run_step; "
+            "run_step(lambda: print(torch.get_num_threads()), None, 3)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "3"
+
+
 def test_synthetic_steps_from_data_to_subset(tmp_path):
     """prepare -> split -> score -> select on the synthetic dataset, no training needed for random."""
     dataset = {"name": "synthetic", "root": None, "download_root": "data",
