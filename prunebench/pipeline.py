@@ -237,9 +237,8 @@ def _packed_worker() -> None:
     import json
     import sys
 
-    from .runtime import setup
-
     from .plugins import load_plugins
+    from .runtime import setup
 
     spec = json.load(sys.stdin)
     setup(None, int(os.environ["OMP_NUM_THREADS"]))

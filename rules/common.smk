@@ -147,8 +147,13 @@ def report_inputs(wildcards):
             *proxy_benchmarks(),
             *sorted({rules.score.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
             *sorted({rules.select.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
-            *sorted({rules.train_target.benchmark.format(arch=a, method=m, seed=s)
-                     for a in CFG["target"]["archs"] for m, _, s in jobs}),
+            *sorted(
+                {
+                    rules.train_target.benchmark.format(arch=a, method=m, seed=s)
+                    for a in CFG["target"]["archs"]
+                    for m, _, s in jobs
+                }
+            ),
         ],
         "subsets": [f"{OUT}/subsets/{m}/{f}/seed{s}.parquet" for m, f, s in jobs],
         "splits": [f"{OUT}/split/seed{s}.parquet" for s in CFG["seeds"]],

@@ -28,12 +28,12 @@ rule select:
         unpack(select_inputs),
     output:
         [f"{OUT}/subsets/{{method}}/{f}/seed{{seed}}.parquet" for f in FRACTION_LABELS],
-    wildcard_constraints:
-        method=SUBSET_METHODS,
     log:
         f"{OUT}/{paths.log('select')}",
     benchmark:
         f"{OUT}/{paths.benchmark('select')}"
+    wildcard_constraints:
+        method=SUBSET_METHODS,
     conda:
         "../envs/prunebench.yaml"
     params:

@@ -8,12 +8,12 @@ rule train_target:
         split=f"{OUT}/split/seed{{seed}}.parquet",
     output:
         [f"{OUT}/targets/{{arch}}/{{method}}/{f}/seed{{seed}}.json" for f in FRACTION_LABELS],
-    wildcard_constraints:
-        method=SUBSET_METHODS,
     log:
         f"{OUT}/{paths.log('train_target')}",
     benchmark:
         f"{OUT}/{paths.benchmark('train_target')}"
+    wildcard_constraints:
+        method=SUBSET_METHODS,
     conda:
         "../envs/prunebench.yaml"
     threads: 1

@@ -224,7 +224,8 @@ def test_changing_the_crop_size_retrains_but_does_not_decode_again(tmp_path):
 
     root = make_image_folder(tmp_path / "raw", classes=2)
     config = tmp_path / "folder.yaml"
-    body = "seeds: [0]\nmethods: [random]\nfractions: [0.5]\nproxy: {epochs: 1, snapshot_epochs: [], repeats: 1}\ntarget: {epochs: 1}\n"
+    body = ("seeds: [0]\nmethods: [random]\nfractions: [0.5]\nproxy: {epochs: 1, snapshot_epochs: [], repeats: 1}\n"
+            "target: {epochs: 1}\n")
     config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 12}}\n" + body)
     snakemake(tmp_path, "--configfile", str(config), "--cores", "1", "results/image_folder/data")
     config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 8}}\n" + body)

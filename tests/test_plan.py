@@ -6,8 +6,8 @@ import sys
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, SMOKE, snakemake
+
 from prunebench.config import load_config
 from prunebench.plan import make_plan
 
