@@ -22,6 +22,7 @@ from importlib.metadata import entry_points
 from .errors import InputError
 
 GROUP = "prunebench.plugins"
+VARIABLE = "PRUNEBENCH_PLUGINS"  # the config's plugin modules, comma-separated: the workflow sets it for its jobs
 
 
 class PluginError(InputError):
@@ -29,6 +30,11 @@ class PluginError(InputError):
 
 
 loaded_plugins: list[str] = []  # the modules named to load_plugins in this process (packed workers import them too)
+
+
+def workflow_plugins() -> list[str]:
+    """The plugin modules the workflow passed its jobs in VARIABLE (none outside a workflow)."""
+    return [name for name in os.environ.get(VARIABLE, "").split(",") if name]
 
 
 def load_plugins(modules=()) -> None:

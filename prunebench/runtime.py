@@ -10,7 +10,7 @@ import threading
 import time
 
 from .errors import InputError
-from .plugins import load_plugins
+from .plugins import load_plugins, workflow_plugins
 
 
 def setup(log_path: str | None = None, threads: int = 1) -> None:
@@ -70,15 +70,15 @@ def end_with_launcher(poll_seconds: float = 2.0) -> None:
     threading.Thread(target=watch, daemon=True, name="end-with-launcher").start()
 
 
-def run_step(step, log_path: str | None, threads: int = 1, /, plugins=(), **kwargs) -> None:
+def run_step(step, log_path: str | None, threads: int = 1, /, **kwargs) -> None:
     """Run one pipeline step; a known failure ends the process with one line naming what is wrong.
 
     `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`.
-    `plugins`: the config's plugin modules, imported first (installed plugins always are)."""
+    The config's plugin modules (named by the workflow's environment) are imported first."""
     setup(log_path, threads)
     end_with_launcher()
     try:
-        load_plugins(plugins)
+        load_plugins(workflow_plugins())
         step(**kwargs)
     except InputError as err:  # bad input: one line; anything else is a bug and keeps its traceback
         logging.getLogger(step.__module__).error("%s: %s", step.__name__, err)

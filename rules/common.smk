@@ -1,4 +1,5 @@
 # Configuration, target lists and input functions shared by every rule.
+import os
 import re
 import sys
 
@@ -6,7 +7,7 @@ from prunebench.config import ConfigError, method_params, proxy_plan, validate_c
 from prunebench.datasets import get_dataset
 from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
-from prunebench import paths
+from prunebench import paths, plugins
 from prunebench.pipeline import step_code
 from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
@@ -25,6 +26,14 @@ try:
 except ConfigError as err:
     # one line, before any job runs or any output is written
     sys.exit(str(err))
+
+# every job imports the config's plugins before it runs (workflow scripts read this, not the config)
+os.environ[plugins.VARIABLE] = ",".join(CFG["plugins"])
+
+
+envvars:
+    plugins.VARIABLE,
+
 
 DATASET = CFG["dataset"]["name"]
 OUT = f"results/{DATASET}"

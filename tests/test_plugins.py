@@ -6,11 +6,13 @@ import subprocess
 import sys
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import REPO, SMOKE, snakemake
 
 from prunebench.config import ConfigError, validate_config
-from prunebench.plugins import load_plugins
+from prunebench.io import write_table
+from prunebench.plugins import VARIABLE, load_plugins
 
 EXAMPLES = REPO / "examples"
 PLUGIN_CONFIG = EXAMPLES / "plugin.yaml"
@@ -105,18 +107,31 @@ def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == 1 and jobs["score"] == 2
 
 
-def test_the_api_selects_a_plugin_methods_scores_in_a_fresh_process(plugin_folder, tmp_path):
-    import pyarrow as pa
-
-    from prunebench.io import write_table
-
-    scores = tmp_path / "scores.parquet"
+def loss_slope_scores(folder):
+    """A score table of the plugin method loss_slope: 10 samples, 2 classes, score = index."""
+    scores = folder / "scores.parquet"
     write_table(pa.table({"index": range(10), "label": [0, 1] * 5, "score": [float(i) for i in range(10)]}), scores,
                 {"method": "loss_slope", "keep": "highest", "balanced": True, "seed": 0,
                  "params": {"epochs": 0, "scale": "raw", "keep": "highest", "balanced": True}})
+    return scores
+
+
+def test_the_api_selects_a_plugin_methods_scores_in_a_fresh_process(plugin_folder, tmp_path):
+    scores = loss_slope_scores(tmp_path)
     code = (f"import prunebench; s = prunebench.select({str(scores)!r}, 0.4, plugins=['loss_trajectory']); "
             "print(sorted(s['index']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=plugin_folder,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[6, 7, 8, 9]"
+
+
+def test_a_workflow_step_imports_the_plugins_its_environment_names(plugin_folder, tmp_path):
+    """The workflow names the config's plugins once, in PRUNEBENCH_PLUGINS; every job's run_step imports them."""
+    scores, out = loss_slope_scores(tmp_path), tmp_path / "subset.parquet"
+    code = ("from prunebench import pipeline; from prunebench.runtime import run_step; "
+            f"run_step(pipeline.select, None, 1, scores_path={str(scores)!r}, fraction=0.4, out={str(out)!r})")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=plugin_folder,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", VARIABLE: "loss_trajectory"})
+    assert done.returncode == 0, done.stderr
+    assert sorted(pd.read_parquet(out)["index"]) == [6, 7, 8, 9]
