@@ -28,6 +28,7 @@ def loss_slopes(loss: np.ndarray) -> np.ndarray:
     signals=("eval.loss",),  # the post-epoch eval pass: the workflow gives this method dynamics_eval.parquet
     keep="highest",
     balanced=True,
+    difficulty=True,  # CCS and D2-Pruning may stratify by it: `method_params: {ccs: {score: loss_slope}}`
     requires=lambda plan: None if plan.epochs >= 2 else f"needs 2 logged proxy epochs, proxy.epochs is {plan.epochs}",
     parameters={
         "epochs": Param.integer(0, "first epochs fitted (0: every logged epoch)", 0, lambda p, plan: plan.epochs),

@@ -40,7 +40,8 @@ def variants(method) -> list[dict]:
     base = FITS.get(method.name, {})
     out = [base]
     for key, spec in method.parameters.items():
-        for value in spec.choices if spec.kind == "choice" else ():
+        choices = spec.choices(base, None) if callable(spec.choices) else spec.choices  # a difficulty score: registry
+        for value in choices if spec.kind == "choice" else ():
             if value != spec.default:
                 extra = {"score_params": FITS.get(value, {})} if key == "score" and value in REGISTRY else {}
                 out.append({**base, key: value, **extra})

@@ -267,7 +267,7 @@ def test_a_global_group_bigger_than_max_class_is_refused_before_reading_any_sign
     ("gradmatch", {"target": "val"}, "gradmatch: target='val' must be one of 'train', 'query'"),
     ("kcenter", {"max_class": 1}, "kcenter: max_class=1 must be an integer in [2, 10000000]"),
     ("d2_pruning", {"kernel": "rbf"}, "d2_pruning: kernel='rbf' must be one of 'code', 'paper'"),
-    ("d2_pruning", {"score": "moderate"}, "d2_pruning: score='moderate' must be one of 'aum'"),
+    ("d2_pruning", {"score": "moderate"}, "d2_pruning: score='moderate' must be one of 'cld', 'forgetting'"),
     ("cal", {"neighbors": 0}, "cal: neighbors=0 must be an integer in [1, 1000]"),
     ("glister", {"epoch": 1}, "glister: epoch=1 has no proxy snapshot; allowed: [2]"),
 ])

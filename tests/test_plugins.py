@@ -58,6 +58,14 @@ def test_a_plugin_method_and_dataset_get_the_same_one_line_checks(plugin_folder,
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
 
 
+def test_a_plugin_method_marked_difficulty_is_a_difficulty_score_for_ccs(plugin_folder, monkeypatch):
+    monkeypatch.chdir(plugin_folder)
+    config = config_with(methods=["ccs"], method_params={"ccs": {"score": "loss_slope"}})
+    assert validate_config(config)["method_params"]["ccs"]["score"] == "loss_slope"
+    with pytest.raises(ConfigError, match=r"^config: method_params.ccs: score='random' must be one of 'cld', "):
+        validate_config(config_with(methods=["ccs"], method_params={"ccs": {"score": "random"}}))
+
+
 def test_a_plugin_whose_own_import_is_missing_shows_that_error_in_full(tmp_path, monkeypatch):
     """`lab_methods` importing a missing `lab` is a bug in the plugin, not a plugin missing from the path."""
     (tmp_path / "lab_methods.py").write_text("import lab\n")

@@ -42,7 +42,7 @@ def cld_scores(pool_loss: np.ndarray, labels: np.ndarray, query_loss: np.ndarray
     return scores
 
 
-@method("cld", family="training dynamics", paper="Nagaraj et al., TMLR 2025 (arXiv 2508.20230)",
+@method("cld", difficulty=True, family="training dynamics", paper="Nagaraj et al., TMLR 2025 (arXiv 2508.20230)",
         signals=("eval.loss", "query.eval.loss"), requires=min_epochs(3))
 def _cld(s, p, seed, plan):
     return cld_scores(s.eval("loss"), s.labels, s.eval("loss", "query"), s.query_labels)

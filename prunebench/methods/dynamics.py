@@ -150,21 +150,21 @@ def tdds_scores(kl_shift: np.ndarray, window: int = 10, decay: float = 0.9) -> n
 # ---- registry entries ----
 
 @method("forgetting", family="training dynamics", paper="Toneva et al., ICLR 2019", signals=("train.correct",),
-        requires=min_epochs(2),
+        difficulty=True, requires=min_epochs(2),
         parameters={"compat": compat_param("never-learned samples count 0 instead of the maximum")})
 def _forgetting(s, p, seed, plan):
     return forgetting_scores(s.train("correct"), "zero" if p["compat"] == "deepcore" else "max")
 
 
 @method("el2n", family="training dynamics", paper="Paul et al., NeurIPS 2021", signals=("snapshot.logits",),
-        balanced=False, parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS},
+        difficulty=True, balanced=False, parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS},
         files=lambda p, plan: snapshot_files(p, plan, repeated=True))
 def _el2n(s, p, seed, plan):
     epoch = snapshot_epoch(p, plan)
     return el2n_scores([s.snapshot(epoch, "logits", r) for r in range(repeats(p, plan))], s.labels)
 
 
-@method("grand", family="gradient", paper="Paul et al., NeurIPS 2021",
+@method("grand", difficulty=True, family="gradient", paper="Paul et al., NeurIPS 2021",
         signals=("snapshot.logits", "snapshot.embedding"),
         parameters={"epoch": epoch_param(2, repeated=True), "repeats": REPEATS,
                     "form": Param.choice("last_layer", "'last_layer' (factored [e, e(x)h] norm, DeepCore) or 'full' "
@@ -181,7 +181,7 @@ def _grand(s, p, seed, plan):
 
 
 @method("aum", family="training dynamics", paper="Pleiss et al., NeurIPS 2020", signals=("train.margin",),
-        keep="lowest", balanced=False)
+        difficulty=True, keep="lowest", balanced=False)
 def _aum(s, p, seed, plan):
     return aum_scores(s.train("margin"))
 
@@ -195,7 +195,7 @@ def _window(available, what: str) -> Param:
 
 
 @method("dyn_unc", family="training dynamics", paper="He et al., 2023 (arXiv 2306.05175)", signals=("train.p_true",),
-        balanced=False, parameters={"window": _window(lambda p, plan: plan.epochs, "proxy log")})
+        difficulty=True, balanced=False, parameters={"window": _window(lambda p, plan: plan.epochs, "proxy log")})
 def _dyn_unc(s, p, seed, plan):
     return dyn_unc_scores(s.train("p_true"), p["window"])
 
@@ -211,6 +211,7 @@ def _dual_subset(scored, fraction, p, rng, signals):
 
 
 @method("dual", family="training dynamics", paper="Cho et al., ICML 2025", signals=("train.p_true",), balanced=False,
+        difficulty=True,
         parameters={"epochs": Param.integer(30, "early epochs scored (T)", 2, lambda p, plan: plan.epochs,
                                             " (the early epochs DUAL scores; proxy.epochs)"),
                     "window": _window(lambda p, plan: p["epochs"], "scored trajectory"),
@@ -223,7 +224,7 @@ def _dual(s, p, seed, plan):
 
 
 @method("tdds", family="training dynamics", paper="Zhang et al., CVPR 2024", signals=(f"train.{KL_SHIFT}",),
-        balanced=False,
+        difficulty=True, balanced=False,
         requires=lambda plan: None if plan.log_kl_shift else
         "needs the per-epoch KL term of the training pass; set proxy.log_kl_shift: true",
         parameters={"epochs": Param.integer(10, "trajectory length T", 3, lambda p, plan: plan.epochs,

@@ -61,7 +61,7 @@ class Param:
     low: Any = None
     high: Any = None
     closed: bool = False  # numbers: is `high` allowed
-    choices: tuple = ()
+    choices: Any = ()  # a tuple, or a function of (params, plan) read at check time (a registry that grows)
     nullable: bool = False  # null is allowed (it means "take it from the proxy plan")
     note: Any = ""  # why the range is what it is, appended to the error
     rule: Callable[[dict, ProxyPlan], str | None] | None = None
@@ -88,8 +88,8 @@ class Param:
             return self.rule(params, plan)
         if value is None and self.nullable:
             return None
-        if self.kind == "choice" and value not in self.choices:
-            return f"{key}={value!r} must be one of {', '.join(map(repr, self.choices))}"
+        if self.kind == "choice" and value not in (choices := _at(self.choices, params, plan)):
+            return f"{key}={value!r} must be one of {', '.join(map(repr, choices))}"
         if self.kind == "mapping" and not isinstance(value, dict):
             return f"{key}={value!r} must be a mapping"
         if self.kind in ("integer", "number"):
@@ -124,6 +124,7 @@ class Method:
     subset: Callable[..., tuple[np.ndarray, np.ndarray | None]] | None = None
     subset_reads_signals: bool = False  # the sampler needs the proxy's signals, not only the score table
     full_only: bool = False  # trains on the whole pool; only fraction 1 exists
+    difficulty: bool = False  # its score ranks samples by difficulty: CCS and D2-Pruning may build on it
 
     @property
     def defaults(self) -> dict:
@@ -264,12 +265,14 @@ def min_epochs(epochs: int) -> Callable[[ProxyPlan], str | None]:
 
 # ---- a difficulty score computed by another method (CCS, D2-Pruning) ----
 
-DIFFICULTY_SCORES = ("aum", "forgetting", "el2n", "grand", "dyn_unc", "dual", "tdds", "entropy", "least_confidence",
-                     "cld")
+def difficulty_names(params=None, plan=None) -> tuple[str, ...]:
+    """The registered methods marked `difficulty` (built-in or from a plugin)."""
+    return tuple(name for name, entry in REGISTRY.items() if entry.difficulty)
 
 
 def difficulty_params(doc: str) -> dict[str, Param]:
-    return {"score": Param.choice("aum", f"{doc}: {', '.join(DIFFICULTY_SCORES)}", DIFFICULTY_SCORES),
+    return {"score": Param("aum", f"{doc}: a method marked difficulty (`prunebench methods` lists them)", "choice",
+                           choices=difficulty_names),
             "score_params": Param.mapping({}, "that score's parameters")}
 
 

@@ -48,7 +48,7 @@ def _final_logits(s, p, plan):
 COLEMAN = "Coleman et al., ICLR 2020"
 
 
-@method("least_confidence", family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
+@method("least_confidence", difficulty=True, family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
         parameters={"epoch": epoch_param(), "compat": compat_param("rank by the max logit, not the max probability")})
 def _least_confidence(s, p, seed, plan):
     if p["compat"] == "deepcore":
@@ -56,7 +56,7 @@ def _least_confidence(s, p, seed, plan):
     return least_confidence_scores(_final_logits(s, p, plan))
 
 
-@method("entropy", family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
+@method("entropy", difficulty=True, family="uncertainty", paper=COLEMAN, signals=("snapshot.logits",),
         parameters={"epoch": epoch_param()})
 def _entropy(s, p, seed, plan):
     return entropy_scores(_final_logits(s, p, plan))
