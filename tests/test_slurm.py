@@ -222,6 +222,21 @@ def test_the_trainings_and_the_score_jobs_that_run_the_model_ask_for_a_gpu(tmp_p
     assert {rule for rule, _, _ in jobs} >= {"train_proxy", "train_proxy_repeat", "score", "train_target"}
     assert gpu == expected
 
+def test_a_gres_site_gives_only_the_score_jobs_that_run_the_model_a_gpu_in_its_gpu_partition(tmp_path):
+    """The README's `set-resources: score:` override for sites that use --gres and a separate GPU partition."""
+    site = tmp_path / "site"
+    site.mkdir()
+    profile = yaml.safe_load((REPO / "profiles/slurm-local/config.v8+.yaml").read_text())
+    profile["set-resources"]["score"] = {"gpu": 0, "gres": "'gpu:1' if hasattr(input, 'data') else ''",
+                                         "slurm_partition": "'gpu' if hasattr(input, 'data') else 'debug'"}
+    (site / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
+    config = tmp_path / "gpu.yaml"
+    config.write_text("methods: [random, el2n, deepfool]\nmethod_params: {deepfool: {max_iter: 10}}\n")
+    scores = {w["method"]: r for rule, w, r in planned_resources(str(site), tmp_path, config) if rule == "score"}
+    assert {m: (r["gres"], r["slurm_partition"], r["gpu"]) for m, r in scores.items()} == {
+        "random": ("", "debug", "0"), "el2n": ("", "debug", "0"), "deepfool": ("gpu:1", "gpu", "0")}
+
+
 def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, local_results):
     done = run_story(clone, store, "run everything on SLURM")
     assert done.returncode == 0, done.output[-6000:]
