@@ -39,31 +39,72 @@ def _module_file(base: Path, parts: list[str]) -> Path | None:
     return None
 
 
-def _import_nodes(tree: ast.Module, function: str | None):
-    """Import statements of the whole module, or of its top level and of `function` with the module's
-    functions it calls (transitively)."""
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _bound(alias: ast.alias, statement) -> str:
+    """The name an import alias binds in its module (`import a.b` binds `a`)."""
+    return alias.asname or (alias.name if isinstance(statement, ast.ImportFrom) else alias.name.split(".")[0])
+
+
+def _names(node) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _part(tree: ast.Module, function: str | None) -> ast.Module:
+    """The module, or the part of it `function` runs: the function, the module's functions, classes and
+    assignments it names (transitively), and those top-level imports whose names they use."""
     if function is None:
-        yield from ast.walk(tree)
-        return
-    defs = {s.name: s for s in tree.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    used, pending = set(), [function]
+        return tree
+    defs: dict[str, list] = {}
+    for statement in tree.body:
+        if isinstance(statement, _DEFS):
+            defs.setdefault(statement.name, []).append(statement)
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for name in set().union(*map(_names, targets)):
+                defs.setdefault(name, []).append(statement)
+    kept, used, pending = [], set(), [function]
     while pending:
         name = pending.pop()
-        if name in used or name not in defs:
+        if name in used:
             continue
         used.add(name)
-        pending += [n.id for n in ast.walk(defs[name]) if isinstance(n, ast.Name) and n.id in defs]
+        for statement in defs.get(name, ()):
+            kept.append(statement)
+            pending += _names(statement)
+    imports = []
     for statement in tree.body:
-        if statement.__class__ not in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef) or statement.name in used:
-            yield from ast.walk(statement)
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            aliases = [a for a in statement.names if _bound(a, statement) in used]
+            if aliases:
+                imports.append(type(statement)(**{**vars(statement), "names": aliases}))
+    order = {id(s): i for i, s in enumerate(tree.body)}
+    body = sorted({id(s): s for s in kept}.values(), key=lambda s: order[id(s)])
+    return ast.Module(body=imports + body, type_ignores=[])
+
+
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, *_DEFS)) and node.body and isinstance(node.body[0], ast.Expr) \
+                and isinstance(node.body[0].value, ast.Constant) and isinstance(node.body[0].value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
+    return tree
 
 
 @functools.cache
-def _imports(path: Path, function: str | None, mtime_ns: int) -> tuple[Path, ...]:
-    """Files of the followed modules `path` imports (anywhere, or at its top level and in `function`)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+def _parsed(path: Path, function: str | None, mtime_ns: int) -> tuple[ast.Module, str]:
+    """The part of `path` that counts (see `_part`) and its normalised form: its syntax tree without
+    docstrings, so comments, formatting and docstrings are not code changes."""
+    part = _part(ast.parse(path.read_bytes(), filename=str(path)), function)
+    return part, ast.dump(_without_docstrings(ast.parse(ast.unparse(part))))
+
+
+def _imports(path: Path, function: str | None) -> tuple[Path, ...]:
+    """Files of the followed modules `path` imports (anywhere, or those the part `function` runs uses)."""
+    tree, _ = _parsed(path, function, path.stat().st_mtime_ns)
     found: list[Path] = []
-    for node in _import_nodes(tree, function):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             targets = [(None, alias.name.split("."), []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -93,27 +134,28 @@ def _imports(path: Path, function: str | None, mtime_ns: int) -> tuple[Path, ...
 Root = "str | os.PathLike | tuple[str | os.PathLike, str]"  # a file, or (file, function) for one function's code
 
 
-def module_files(roots: list) -> list[Path]:
-    """The root files and every followed module they import, transitively, in a fixed order.
-
-    A root (file, function) counts only the imports at the file's top level and inside `function`.
-    """
+def _parts(roots: list) -> list[tuple[Path, str | None]]:
+    """The roots and every followed module they import, transitively, as (file, function or None for all
+    of it), in a fixed order. A root (file, function) counts only the part of the file `function` runs."""
     pending = [(Path(r[0]).resolve(), r[1]) if isinstance(r, tuple) else (Path(r).resolve(), None) for r in roots]
     root_files = {path for path, _ in pending}
-    seen: dict[Path, None] = {}
-    done: set = set()
+    done: dict = {}
     pending.reverse()
     while pending:
         path, function = pending.pop()
         if (path, function) in done:
             continue
-        done.add((path, function))
-        seen[path] = None
-        imported = _imports(path, function, path.stat().st_mtime_ns)
+        done[path, function] = None
+        imported = _imports(path, function)
         if path.name == "__init__.py" and path not in root_files:
             imported = tuple(f for f in imported if not f.is_relative_to(path.parent))
         pending.extend((f, None) for f in reversed(imported))
-    return sorted(seen, key=_label)
+    return sorted(done, key=lambda part: (_label(part[0]), part[1] or ""))
+
+
+def module_files(roots: list) -> list[Path]:
+    """The files whose code the roots run (see `_parts`), in a fixed order."""
+    return list(dict.fromkeys(path for path, _ in _parts(roots)))
 
 
 def _label(path: Path) -> str:
@@ -128,8 +170,9 @@ def _label(path: Path) -> str:
 def code_digest(roots: list) -> str:
     """A short digest of the root files and every followed module they import (see `module_files`)."""
     digest = hashlib.sha256()
-    for path in module_files(roots):
-        digest.update(_label(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path, function in _parts(roots):
+        code = _parsed(path, function, path.stat().st_mtime_ns)[1]
+        digest.update(f"{_label(path)}:{function or ''}".encode() + b"\0" + code.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -149,6 +192,6 @@ def source_files(*parts) -> list[Path]:
 
 
 def step_digest(step, *parts) -> str:
-    """The code function `step` runs (its module's top level, its own body, what they import), plus the
+    """The code function `step` runs (its body, the module functions and names it uses, what they import), plus the
     modules of `parts` in full (e.g. the Method a score step scores with)."""
     return code_digest([(inspect.getsourcefile(step), step.__name__), *source_files(*parts)])

@@ -17,6 +17,7 @@ import yaml
 from .datasets import DATASETS, FOLDER_DATASETS
 from .errors import InputError
 from .methods import REGISTRY, ProxyPlan, get_method
+from .methods.registry import base_score
 from .plugins import PluginError, load_plugins
 from .settings import TrainSettings
 from .splits import budget_problem, split_problem, split_sizes
@@ -77,17 +78,24 @@ _WORDS = {**{w: True for w in ("true", "True", "TRUE")}, **{w: False for w in ("
           **{w: None for w in ("null", "Null", "NULL", "~")}}
 
 
-def _scalar(value: str):
-    if _INT.fullmatch(value):
+def _scalar(value, types: set[str]):
+    """`value` read as YAML 1.2 would, if it is a string written for one of the JSON `types` (number, integer,
+    boolean, null); any other string stays as it is."""
+    if not isinstance(value, str):
+        return value
+    if types & {"integer", "number"} and _INT.fullmatch(value):
         return int(value)
-    if _FLOAT.fullmatch(value):
+    if types & {"integer", "number"} and _FLOAT.fullmatch(value):
         return float(value)
-    return _WORDS.get(value, value)
+    word = _WORDS.get(value, value)
+    if ("boolean" in types and isinstance(word, bool)) or ("null" in types and word is None):
+        return word
+    return value
 
 
 def _parse_scalars(node: Any, node_schema: dict, root: dict) -> Any:
-    """Numbers, booleans and nulls written as strings, read as YAML 1.2 does, except where the schema
-    wants a string (a folder named 2024 stays a string)."""
+    """Strings where the schema expects a number, boolean or null (Snakemake's --config passes them as strings
+    inside lists and mappings), read as YAML 1.2 does; a string anywhere else stays a string, quoted or not."""
     if "$ref" in node_schema:
         referenced = root["$defs"][node_schema["$ref"].split("/")[-1]]
         node_schema = {**referenced, **node_schema,
@@ -100,10 +108,40 @@ def _parse_scalars(node: Any, node_schema: dict, root: dict) -> Any:
     if isinstance(node, list):
         return [_parse_scalars(v, node_schema.get("items", {}), root) for v in node]
     types = node_schema.get("type", [])
-    types = {types} if isinstance(types, str) else set(types)
-    wants_string = (types and types <= {"string", "null"}) or (
-        "enum" in node_schema and all(isinstance(e, str) for e in node_schema["enum"]))
-    return _scalar(node) if isinstance(node, str) and not wants_string else node
+    return _scalar(node, {types} if isinstance(types, str) else set(types))
+
+
+def _param_types(param) -> set[str]:
+    """The JSON types a method parameter takes: a choice's string stays a string, other choices are read."""
+    if param is None or param.kind in ("any", "mapping"):
+        return set()
+    nullable = {"null"} if param.nullable else set()
+    if param.kind == "choice":
+        kinds = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
+        return {kinds[type(c)] for c in param.choices if type(c) in kinds} | nullable
+    return {param.kind} | nullable
+
+
+def _method_scalars(name: str, values):
+    """--config strings in `method_params.<name>`, read by the types of the method's parameters."""
+    spec = REGISTRY.get(name)
+    if spec is None or not isinstance(values, dict):
+        return values
+    out = {k: _scalar(v, {"boolean"} if k == "balanced" else _param_types(spec.parameters.get(k)))
+           for k, v in values.items()}
+    base = base_score(spec, spec.params(out))
+    if base is not None and "score_params" in out:
+        out["score_params"] = _method_scalars(base[0], out["score_params"])
+    return out
+
+
+def _option_types(parameter) -> set[str]:
+    """The JSON types a loader's keyword option takes, from its default and its annotation."""
+    kinds = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
+    types = {kinds[type(parameter.default)]} if type(parameter.default) in kinds else set()
+    text = "" if parameter.annotation is parameter.empty else str(parameter.annotation)
+    words = {"bool": "boolean", "int": "integer", "float": "number", "None": "null"}
+    return types | {t for word, t in words.items() if re.search(rf"\b{word}\b", text)}
 
 
 def validate_config(config: dict) -> dict:
@@ -123,6 +161,10 @@ def validate_config(config: dict) -> dict:
     if dataset["name"] not in DATASETS:
         raise ConfigError(f"config: dataset.name: {dataset['name']!r} is not one of the registered datasets: "
                           f"{', '.join(DATASETS)}")
+    options = DATASETS[dataset["name"]].options
+    dataset["options"] = {k: _scalar(v, _option_types(options[k])) if k in options else v
+                          for k, v in dataset["options"].items()}
+    cfg["method_params"] = {name: _method_scalars(name, values) for name, values in cfg["method_params"].items()}
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
     folder_keys = ("store_size", "crop_size", "num_classes", "skip_bad_images")

@@ -18,7 +18,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +58,8 @@ class DatasetSpec:
     std: tuple[float, ...]
     augment: bool  # the literature's default: crop + flip for CIFAR, none for Fashion-MNIST
     default_roots: tuple[str, ...] = ()
-    options: tuple[str, ...] = ()  # keyword options the loader accepts (config: dataset.options)
+    options: dict[str, inspect.Parameter] = field(default_factory=dict)  # the loader's keyword options by name
+    # (config: dataset.options; their defaults and annotations say which --config strings are numbers)
     prepare: Callable[[dict, str | os.PathLike, int], None] | None = None  # (dataset config, cache folder, threads)
     # training images per class, known before any file is read (from dataset.options), so budgets that
     # round to zero are refused before anything runs; None: known once the dataset is prepared
@@ -307,6 +308,12 @@ def _folder(name: str, lister: Callable[[str], imagefolder.Listing]) -> Callable
 # datasets whose config sets dataset.root, store_size, crop_size, num_classes and skip_bad_images (imagefolder.py)
 FOLDER_DATASETS = {"imagenet": imagefolder.list_imagenet, "image_folder": imagefolder.list_image_folder}
 
+def _options(load: Callable) -> dict[str, inspect.Parameter]:
+    """A loader's keyword options: its parameters other than root and download_root."""
+    return {p.name: p for p in inspect.signature(load).parameters.values()
+            if p.name not in ("root", "download_root") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
 def _synthetic_counts(options: dict) -> list[int]:
     bound = inspect.signature(make_synthetic).bind_partial(**options)
     bound.apply_defaults()
@@ -323,7 +330,7 @@ DATASETS: dict[str, DatasetSpec] = {
         DatasetSpec("cifar100", _cifar("cifar100"), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), augment=True,
                     class_counts=lambda _: [500] * 100, test_size=10_000),
         DatasetSpec("synthetic", _synthetic, (0.5,), (0.4,), augment=False,
-                    options=tuple(inspect.signature(make_synthetic).parameters), class_counts=_synthetic_counts),
+                    options=_options(make_synthetic), class_counts=_synthetic_counts),
         *(DatasetSpec(name, None, imagefolder.IMAGENET_MEAN, imagefolder.IMAGENET_STD, augment=True,
                       prepare=_folder(name, lister)) for name, lister in FOLDER_DATASETS.items()),
     ]
@@ -339,9 +346,8 @@ def register_dataset(name: str, mean: tuple[float, ...], std: tuple[float, ...],
     """
     def decorate(load: Callable[..., ImageData]) -> Callable[..., ImageData]:
         check_new_name("dataset", name, DATASETS)
-        options = tuple(p.name for p in inspect.signature(load).parameters.values()
-                        if p.name not in ("root", "download_root") and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
-        DATASETS[name] = DatasetSpec(name, load, tuple(mean), tuple(std), augment, tuple(default_roots), options)
+        DATASETS[name] = DatasetSpec(name, load, tuple(mean), tuple(std), augment, tuple(default_roots),
+                                     _options(load))
         return load
     return decorate
 

@@ -51,12 +51,18 @@ def _disk_full(folder: Path, err: BaseException) -> str | None:
     return f"{free / 2 ** 20:.1f} MiB left" if free < NEARLY_FULL else None
 
 
+# torch.save's failed writes, which lose the errno: its stream and its zip writer (inline_container.cc)
+TORCH_WRITE_FAILED = ("iostream", "basic_ios", "inline_container.cc", "PytorchStreamWriter")
+
+
 @contextlib.contextmanager
 def reporting_full_disk(path: str | os.PathLike) -> Iterator[None]:
     """Turn a write into `path` that failed because the disk is full into one DiskFullError line."""
     try:
         yield
-    except Exception as err:
+    except (OSError, RuntimeError) as err:  # anything else (a bug, bad data) keeps its own message
+        if isinstance(err, RuntimeError) and not any(w in str(err) for w in TORCH_WRITE_FAILED):
+            raise
         why = _disk_full(Path(path).parent, err)
         if why is None:
             raise

@@ -92,7 +92,9 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     query_index, query_labels = rows_of(split, "query")
     settings = train_settings(proxy, meta["augment"])
     resolved = resolve_device(device)
-    stored = store.proxy_key(data_dir, split_path, {**proxy, "crop_size": crop_size}, seed, repeat, resolved.type)
+    code = step_code("train_proxy", arch=proxy["arch"])  # the rule's code param: one digest for both
+    stored = store.proxy_key(data_dir, split_path, {**proxy, "crop_size": crop_size}, seed, repeat, resolved.type,
+                             code)
     if store.restore(stored, out_dir):  # the same run finished before, in this or another config
         return
     checkpoint = Path(out_dir) / ("checkpoint.pt" if repeat == 0 else f"checkpoint_repeat{repeat}.pt")
@@ -308,20 +310,27 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 
 
-def step_code(step: str, method: str | None = None, params: dict | None = None, parts=()) -> str:
+def step_code(step: str, method: str | None = None, params: dict | None = None, parts=(),
+              arch: str | None = None) -> str:
     """A digest of the library code step `step` runs; with `method`, also of that method's modules and of
-    any method its parameters name (a base score), so editing one method's module changes only its steps'.
-    `parts`: more registry entries whose code the step runs (a dataset's loader, an architecture's builder:
-    a plugin's module counts like the library's)."""
+    the difficulty score it is computed from (CCS, D2-Pruning), so editing one method's module changes only its steps'.
+    `parts`: more registry entries whose code the step runs (a dataset's loader); `arch`: the architecture
+    whose builder it trains (a plugin's module counts like the library's)."""
     from .codehash import step_digest
-    from .methods import REGISTRY
+    from .methods.registry import base_score
 
-    parts, names = list(parts), [method] if method else []
-    while names:
-        spec = get_method(names.pop())
+    if arch is not None:
+        from .models import ARCHS
+
+        parts = [*parts, ARCHS[arch]]
+    parts, pending = list(parts), [(method, params)] if method else []
+    while pending:
+        name, values = pending.pop()
+        spec = get_method(name)
         if spec not in parts:
             parts.append(spec)
-            values = spec.params(params if spec.name == method else None).values()
-            names += [v for v in values if isinstance(v, str) and v in REGISTRY]
+            base = base_score(spec, spec.params(values))
+            if base is not None:
+                pending.append(base)
     return step_digest(globals()[step], *parts)
 

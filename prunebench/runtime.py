@@ -16,10 +16,13 @@ from .plugins import load_plugins, workflow_plugins
 def setup(log_path: str | None = None, threads: int = 1) -> None:
     """Log to `log_path` (and stderr) and cap CPU threads for torch and BLAS.
 
-    Threads are set through the environment so steps that never import torch
-    (scoring, selection, report) do not pay for importing it; a torch imported
+    The BLAS already loaded (numpy's, by the time a workflow script imports prunebench) is capped through
+    threadpoolctl; the environment caps child processes and torch, which is imported later by the steps
+    that need it (scoring, selection and the report do not pay for importing it); a torch imported
     before this call gets them directly (the result of a training depends on them).
     """
+    from threadpoolctl import threadpool_limits
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w"))
@@ -29,6 +32,7 @@ def setup(log_path: str | None = None, threads: int = 1) -> None:
     threads = max(1, int(threads))
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
+    threadpool_limits(threads)
     if "torch" in sys.modules:  # imported already (a caller that validated a config): it read the old variables
         sys.modules["torch"].set_num_threads(threads)
 
@@ -57,7 +61,9 @@ def end_with_launcher(poll_seconds: float = 2.0) -> None:
     parent = _parent(me[0])
     if parent is not None and parent[1] in SHELLS:
         watched.append(me[0])
-    expected = {pid: _parent(pid)[0] for pid in watched}
+    parents = {pid: _parent(pid) for pid in watched}
+    expected = {pid: parent[0] for pid, parent in parents.items() if parent is not None}  # a shell gone already:
+    # this process's own parent has changed too, which the watch sees
 
     def watch() -> None:
         while True:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,8 +81,14 @@ def budget_problem(pool_sizes: np.ndarray, fractions) -> str | None:
             c = int(np.argmin(pool_sizes))
             return (f"fraction {fraction} keeps 0 of the {n:,} pool samples (smallest class {c}: "
                     f"{pool_sizes[c]:,} samples, {fraction * pool_sizes[c]:.2g} kept); the smallest fraction that "
-                    f"keeps a sample is {0.5 / n:.2g}")
+                    f"keeps a sample is {smallest_fraction(n):.2g}")
     return None
+
+
+def smallest_fraction(n: int) -> float:
+    """The smallest fraction written with 2 significant digits that keeps a sample of `n`: 0.5/n rounded up."""
+    exponent = math.floor(math.log10(0.5 / n)) - 1
+    return math.ceil(0.5 / n / 10.0**exponent) * 10.0**exponent
 
 
 def rows_of(split: pa.Table, role: str) -> tuple[np.ndarray, np.ndarray]:

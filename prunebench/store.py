@@ -29,8 +29,7 @@ log = logging.getLogger(__name__)
 
 ENV = "PRUNEBENCH_CACHE"
 DEFAULT = Path("results") / "store"
-VERSION = 1  # bump when the key's meaning changes
-_PACKAGE = Path(__file__).resolve().parent
+VERSION = 2  # bump when the key's meaning changes
 
 
 def store_root() -> Path | None:
@@ -38,15 +37,6 @@ def store_root() -> Path | None:
     if value.lower() in ("none", "off", "0"):
         return None
     return Path(value) if value else DEFAULT
-
-
-def code_digest() -> str:
-    """The prunebench sources: any code change gives new keys, so a stale result is never reused."""
-    digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")) + sorted(_PACKAGE.rglob("*.yaml")):
-        digest.update(str(path.relative_to(_PACKAGE)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def data_digest(data_dir: str | os.PathLike) -> str:
@@ -60,13 +50,14 @@ def data_digest(data_dir: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def proxy_key(data_dir, split_path, settings: dict, seed: int, repeat: int, device_type: str) -> dict:
-    """Everything a proxy run's outputs depend on; `key_of` turns it into the store's key."""
+def proxy_key(data_dir, split_path, settings: dict, seed: int, repeat: int, device_type: str, code: str) -> dict:
+    """Everything a proxy run's outputs depend on; `key_of` turns it into the store's key. `code`: the digest
+    of the code the proxy step runs (`pipeline.step_code`, as its rule's param)."""
     import torch
 
     return {"version": VERSION, "kind": "proxy", "data": data_digest(data_dir), "split": sha256_file(split_path),
             "settings": settings, "seed": int(seed), "repeat": int(repeat), "device": device_type,
-            "torch": torch.__version__, "code": code_digest()}
+            "torch": torch.__version__, "code": code}
 
 
 def key_of(parts: dict) -> str:

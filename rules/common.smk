@@ -51,13 +51,13 @@ wildcard_constraints:
     repeat=r"[1-9]\d*",
 
 
-def code(step, per_method=False, parts=()):
+def code(step, per_method=False, parts=(), arch=None):
     """The library code a rule's step runs, as a param: when it changes, Snakemake's params trigger reruns the
     rule. Per method, only that method's modules count (and the step's own), not the other methods'; `parts`:
-    the dataset or architecture entry the step uses (a plugin's code counts too)."""
+    the dataset entry the step uses, `arch` the architecture it trains (a plugin's code counts too)."""
     if per_method:
         return lambda wildcards: step_code(step, wildcards.method, method_params(CFG, wildcards.method))
-    return step_code(step, parts=parts)
+    return step_code(step, parts=parts, arch=arch)
 
 
 def score_gpus(wildcards):

@@ -18,7 +18,7 @@ rule train_proxy:
         mem_mb=4000,
         runtime=120,
     params:
-        code=code("train_proxy", parts=[ARCHS[CFG["proxy"]["arch"]]]),
+        code=code("train_proxy", arch=CFG["proxy"]["arch"]),
         proxy=CFG["proxy"],
         crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],

@@ -22,7 +22,7 @@ rule train_target:
         runtime=120,
         packing=1,  # trainings at once, each on its own process (profiles/slurm packs small ones on a GPU)
     params:
-        code=code("train_target"),
+        code=lambda wildcards: step_code("train_target", arch=wildcards.arch),
         target=CFG["target"],
         crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],

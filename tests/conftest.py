@@ -24,6 +24,26 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900)
     return done
 
 
+def run_step(step: str, log, threads: int = 1, **kwargs) -> subprocess.CompletedProcess:
+    """Pipeline step `step` in a fresh process, exactly as a workflow script runs it."""
+    code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
+            f"run_step(pipeline.{step}, {str(log)!r}, {threads}, **{kwargs!r})")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def copy_repo(dest: Path) -> Path:
+    """A copy of the repository's git-tracked (and not ignored) files in `dest`."""
+    import shutil
+
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                             capture_output=True, text=True, check=True).stdout
+    for name in tracked.splitlines():
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """The smoke config run once through real Snakemake; returns its working directory."""

@@ -1,16 +1,15 @@
 """Budgets that round to zero samples, and splits that empty a class, are refused before anything trains:
 at config time where the dataset's class sizes are known, else by the split or select step."""
 
-import subprocess
-import sys
 
 import pytest
 import yaml
-from conftest import REPO, SMOKE, snakemake
+from conftest import REPO, SMOKE, run_step, snakemake
 
 from prunebench import pipeline
+from prunebench.budgets import total_budget
 from prunebench.config import ConfigError, load_config
-from prunebench.splits import make_split, split_sizes
+from prunebench.splits import make_split, smallest_fraction, split_sizes
 
 
 @pytest.mark.parametrize("override, message", [
@@ -41,18 +40,20 @@ def test_the_smallest_fraction_named_is_accepted(tmp_path):
         load_config(REPO / "config.yaml", SMOKE, config)
 
 
+@pytest.mark.parametrize("n", [2700, 4032, 1_268_000, 7, 10**9 + 7])
+def test_the_smallest_fraction_named_keeps_a_sample_and_the_next_smaller_one_does_not(n):
+    hint = float(f"{smallest_fraction(n):.2g}")  # as the message writes it
+    assert total_budget(n, hint) >= 1
+    mantissa, exponent = f"{hint:.1e}".split("e")
+    assert total_budget(n, float(f"{float(mantissa) - 0.1:.1f}e{exponent}")) == 0
+
+
 def test_config_time_sizes_are_the_split_steps_own():
     labels = [c for c in range(10) for _ in range(6000)]
     split = make_split(labels, 10, 0.1, 0, 0.0, 3000).to_pandas()
     query, pool = split_sizes([6000] * 10, 0.1, 3000)
     assert split.groupby("role")["label"].value_counts().loc["pool"].sort_index().tolist() == pool.tolist()
     assert split.groupby("role")["label"].value_counts().loc["query"].sort_index().tolist() == query.tolist()
-
-
-def run_step(step, log, **kwargs):
-    code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
-            f"run_step(pipeline.{step}, {str(log)!r}, 1, **{kwargs!r})")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
 def test_steps_refuse_what_config_time_cannot_know(tmp_path):

@@ -1,13 +1,11 @@
 """Every step checks what it reads: a damaged table that pyarrow still reads, and every kind of bad subset,
 end in one line naming the file and the problem, exit 1, and leave nothing downstream."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import run_step
 
 from prunebench import pipeline
 from prunebench.io import read_table, table_metadata, write_table
@@ -30,13 +28,6 @@ def run(tmp_path_factory):
                    folder / "scores.parquet")
     pipeline.select(folder / "scores.parquet", 0.25, folder / "subset.parquet")
     return folder
-
-
-def run_step(step: str, log, **kwargs) -> subprocess.CompletedProcess:
-    """A pipeline step in a fresh process, exactly as a workflow script runs it."""
-    code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
-            f"run_step(pipeline.{step}, {str(log)!r}, 1, **{kwargs!r})")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
 def assert_refused(done, log, path, problem):

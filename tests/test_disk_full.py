@@ -35,10 +35,15 @@ def on_full_disk(tmp_path, step: str, **kwargs) -> tuple[subprocess.CompletedPro
     """Run `step` as its workflow script would, with `{full}` in its arguments on a full tmpfs; returns the
     process and what the full folder held afterwards."""
     full = tmp_path / "full"
-    full.mkdir()
     kwargs = {k: v.format(full=full) if isinstance(v, str) else v for k, v in kwargs.items()}
-    code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
-            f"run_step(pipeline.{step}, {str(full / 'step.log')!r}, 1, **{kwargs!r})")
+    return in_full_folder(tmp_path, f"from prunebench import pipeline; from prunebench.runtime import run_step; "
+                                    f"run_step(pipeline.{step}, {str(full / 'step.log')!r}, 1, **{kwargs!r})")
+
+
+def in_full_folder(tmp_path, code: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run Python `code` with `tmp_path/full` a full tmpfs; returns the process and what the folder held after."""
+    full = tmp_path / "full"
+    full.mkdir()
     script = (f"mount -t tmpfs -o size=256k tmpfs {shlex.quote(str(full))} && "
               f"(dd if=/dev/zero of={shlex.quote(str(full / 'filler'))} bs=4k 2>/dev/null || true) && "
               f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}; status=$?; "
@@ -75,3 +80,12 @@ def test_a_torch_checkpoint_on_a_full_disk(run, tmp_path):
     errors = [line for line in done.stderr.splitlines() if " ERROR " in line]  # after the epoch's INFO line
     assert len(errors) == 1 and f"{tmp_path / 'full' / 'result.json.checkpoint.pt'}: the disk is full (" in errors[0]
     assert left == ["filler", "step.log"]
+
+
+def test_a_bug_inside_a_write_on_a_nearly_full_disk_keeps_its_own_error(tmp_path):
+    done, left = in_full_folder(tmp_path, f"from prunebench.io import atomic_path\n"
+                                          f"with atomic_path({str(tmp_path / 'full' / 'out.txt')!r}):\n"
+                                          f"    raise ValueError('a bug, not the disk')")
+    assert done.returncode == 1
+    assert "ValueError: a bug, not the disk" in done.stderr and "disk is full" not in done.stderr
+    assert left == ["filler"]

@@ -64,3 +64,25 @@ def test_a_bad_number_inside_a_mapping_is_named_as_a_number(tmp_path):
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("config:")]
     assert done.returncode != 0 and len(lines) == 1
     assert re.match(r"config: method_params\.dyn_unc: window=9 must be an integer in \[2, 4\]", lines[0]), lines
+
+
+def test_strings_a_config_file_quotes_stay_strings_where_no_number_is_expected(tmp_path):
+    """A loader option or method parameter typed as a string keeps "007" and "null"; one with a number or
+    boolean default reads its --config string as one."""
+    from prunebench.datasets import DATASETS, register_dataset
+
+    @register_dataset("quoted_options_test", mean=(0.5,), std=(0.5,))
+    def load(root=None, download_root="data", split: str = "train", tag: str = "", count: int = 3,
+             scale=1.0, flip: bool = False):
+        raise AssertionError("not loaded at config time")
+
+    try:
+        config = tmp_path / "quoted.yaml"
+        config.write_text('dataset: {name: quoted_options_test, options: {split: "007", tag: "null", count: "5", '
+                          'scale: "0.5", flip: "true"}}\nmethods: [random, grand]\n'
+                          'method_params: {grand: {form: "full", repeats: "1", balanced: "false"}}\n')
+        cfg = load_config(REPO / "config.yaml", SMOKE, config)
+        assert cfg["dataset"]["options"] == {"split": "007", "tag": "null", "count": 5, "scale": 0.5, "flip": True}
+        assert cfg["method_params"]["grand"] == {"form": "full", "repeats": 1, "balanced": False}
+    finally:
+        DATASETS.pop("quoted_options_test")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import copy_repo
 
 pytestmark = pytest.mark.pipeline
 
@@ -20,12 +20,7 @@ TARGET = "results/synthetic/subsets/random/0.5/seed0.parquet"
 @pytest.fixture(scope="module")
 def spaced(tmp_path_factory):
     root = tmp_path_factory.mktemp("paths") / "my clone"
-    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout
-    for name in tracked.split("\n"):
-        if name and (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
+    copy_repo(root)
     (root / "tiny.yaml").write_text(TINY)
     return root
 

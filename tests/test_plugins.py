@@ -104,13 +104,13 @@ def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns
     assert planned_jobs(plugin_folder)[0] == {}
 
     method = plugin_folder / "loss_trajectory.py"
-    method.write_text(method.read_text().replace("return -slope", "return -slope  # edited"))
+    method.write_text(method.read_text().replace("return -slope", "return -1.0 * slope"))  # a code edit
     jobs, log = planned_jobs(plugin_folder)
     assert jobs == {"score": 1, "select": 1, "train_target": 1, "aggregate": 1, "report": 1, "all": 1}
     assert "method=random" not in log
 
     dataset = plugin_folder / "shapes_dataset.py"  # the dataset's code: everything from prepare_data on
-    dataset.write_text(dataset.read_text().replace("CLASSES = (", "CLASSES = (  # edited\n    "))
+    dataset.write_text(dataset.read_text() + "\n_EDITED = True\n")
     jobs, _ = planned_jobs(plugin_folder)
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == 1 and jobs["score"] == 2
 

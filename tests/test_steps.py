@@ -1,11 +1,13 @@
 """Pipeline steps called as the workflow scripts call them: bad input fails in one line, leaves nothing."""
 
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import run_step
 
 from prunebench import pipeline
 from prunebench.io import DataError, read_table, table_metadata
@@ -17,9 +19,7 @@ def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
     scores.write_bytes(b"PAR1 not really parquet")
     out = tmp_path / "subset.parquet"
     log = tmp_path / "select.log"
-    code = ("from prunebench import pipeline; from prunebench.runtime import run_step; "
-            f"run_step(pipeline.select, {str(log)!r}, 1, scores_path={str(scores)!r}, fraction=0.5, out={str(out)!r})")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = run_step("select", log, scores_path=str(scores), fraction=0.5, out=str(out))
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"ERROR select: {scores}: damaged or not a Parquet file" in lines[0]
@@ -28,23 +28,17 @@ def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
 
 
 
-def run_in_child(step_call: str):
-    code = f"from prunebench import pipeline; from prunebench.runtime import run_step; run_step({step_call})"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-
-
 def test_bad_input_is_one_line_but_a_bug_keeps_its_traceback(tmp_path):
     """run_step turns the library's named input errors into one line; a KeyError from a bug is not one of them."""
     log = tmp_path / "step.log"
-    unknown = run_in_child(f"pipeline.prepare_data, {str(log)!r}, 1, dataset={{'name': 'mnist'}}, "
-                           f"out_dir={str(tmp_path / 'data')!r}")
+    unknown = run_step("prepare_data", log, dataset={"name": "mnist"}, out_dir=str(tmp_path / "data"))
     assert unknown.returncode == 1
     assert unknown.stderr.strip().splitlines()[-1].endswith("prepare_data: unknown dataset 'mnist'; known: "
                                                             "fashion_mnist, cifar10, cifar100, synthetic, imagenet, "
                                                             "image_folder")
     assert len(unknown.stderr.strip().splitlines()) == 1
     # a step called without the keys it needs: a programming error
-    bug = run_in_child(f"pipeline.prepare_data, {str(log)!r}, 1, dataset={{}}, out_dir={str(tmp_path / 'data')!r}")
+    bug = run_step("prepare_data", log, dataset={}, out_dir=str(tmp_path / "data"))
     assert bug.returncode == 1 and "Traceback" in bug.stderr and "KeyError: 'name'" in bug.stderr
 
 def test_a_steps_threads_hold_when_torch_was_imported_before_it():
@@ -103,3 +97,14 @@ def test_noisy_labels_flow_from_the_split_through_proxy_scores_and_a_step_budget
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["steps"] == 13 and result["budget"] == "steps" and result["k"] == 180
     assert result["method"] == "cld" and result["fraction"] == 0.5
+
+
+def test_a_step_caps_the_blas_numpy_already_loaded_to_its_threads():
+    """Workflow scripts import prunebench (and numpy's BLAS) before run_step sets the threads up."""
+    code = ("from prunebench import pipeline; from prunebench.runtime import run_step; "
+            "from threadpoolctl import threadpool_info; "
+            "run_step(lambda: print(sorted({p['num_threads'] for p in threadpool_info()})), None, 1)")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1]"

@@ -245,7 +245,7 @@ def epoch_param(default: int | None = None, repeated: bool = False) -> Param:
             return (f"epoch={epoch!r} has no proxy snapshot{' in every repeat' if across else ''}; "
                     f"allowed: {allowed} (add it to proxy.snapshot_epochs)")
         return None
-    return Param(default, "proxy snapshot epoch to read (null: the last epoch)", rule=rule)
+    return Param(default, "proxy snapshot epoch to read (null: the last epoch)", "integer", nullable=True, rule=rule)
 
 
 REPEATS = Param.integer(None, "independent proxy runs averaged (null: all of proxy.repeats)", 1,
@@ -274,6 +274,12 @@ def difficulty_params(doc: str) -> dict[str, Param]:
     return {"score": Param("aum", f"{doc}: a method marked difficulty (`prunebench methods` lists them)", "choice",
                            choices=difficulty_names),
             "score_params": Param.mapping({}, "that score's parameters")}
+
+
+def base_score(spec: Method, params: dict) -> tuple[str, dict] | None:
+    """The difficulty score method (and its parameters) that a method declaring `difficulty_params` is computed
+    from; None for any other method, whatever its string parameters happen to name."""
+    return (params["score"], params["score_params"]) if "score_params" in spec.parameters else None
 
 
 def difficulty_method(params: dict) -> tuple[Method, dict]:
