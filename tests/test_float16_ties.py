@@ -28,6 +28,8 @@ def planted(tmp_path_factory):
     rng = np.random.default_rng(0)
     index, y = split.column("index").to_numpy(), split.column("label").to_numpy()
     gap = (10 + rng.permutation(len(index)) / 64).astype(np.float16)  # exact in float16: distinct true order
+    p_top = 1 / (1 + (CLASSES - 1) * np.exp(-gap.astype(np.float64)))
+    assert len(np.unique(p_top.astype(np.float16))) <= 2  # what float16-probability scores saw: ties everywhere
     logits = np.zeros((len(index), CLASSES), np.float16)
     logits[np.arange(len(index)), y] = gap
     table = pa.table({"index": pa.array(index, pa.int64()), "role": split.column("role"),
@@ -36,12 +38,6 @@ def planted(tmp_path_factory):
     write_table(table, folder / "proxy" / snapshot_file(2), {"epoch": 2, "repeat": 0})
     pool = np.asarray(split.column("role")) == "pool"
     return folder, dict(zip(index[pool], gap[pool].astype(np.float64)))
-
-
-def test_the_plant_is_below_float16_resolution():
-    gap = 10 + np.arange(193) / 64
-    p_top = (1 / (1 + (CLASSES - 1) * np.exp(-gap))).astype(np.float16)
-    assert len(np.unique(p_top)) <= 2  # what the old float16-probability scores saw: ties everywhere
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -82,3 +78,27 @@ def test_last_layer_errors_keep_the_true_class_error_of_confident_samples():
     # so the gradient direction is exact: e = rest/(1+rest) * (-1, 1/2, 1/2), cosine 1 between confident rows
     cos = kernels.cosine_similarity(e, np.zeros((len(gap), 2), np.float32))
     np.testing.assert_allclose(cos, 1.0, atol=1e-5)
+
+
+def test_the_tie_benchmark_reads_score_tables_written_before_checksums(planted, tmp_path):
+    """benchmarks/tied_scores.py measures the 'before' tie shares on old files, which read_table refuses."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+    from conftest import REPO
+
+    from prunebench.io import CHECKSUM
+
+    folder, _ = planted
+    params = REGISTRY["entropy"].params({"epoch": 2})
+    new, old = tmp_path / "new" / "entropy" / "seed0.parquet", tmp_path / "old" / "entropy" / "seed0.parquet"
+    pipeline.score("entropy", params, PLAN, folder / "split.parquet", folder / "proxy", 0, new)
+    table = pq.read_table(new)
+    old.parent.mkdir(parents=True)
+    pq.write_table(table.replace_schema_metadata({k: v for k, v in table.schema.metadata.items() if k != CHECKSUM}),
+                   old)
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "tied_scores.py"), str(old), "--against",
+                           str(tmp_path / "new"), "--fraction", "0.5"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1].split()[1:] == ["0.0000", "0.0000", "1.000"]  # no ties; the same subset
