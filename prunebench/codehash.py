@@ -1,7 +1,9 @@
 """Digests of the code a step runs, so a workflow reruns what a code change affects and nothing else.
 
-The code of a step is its module file plus every module it imports, transitively,
-found by parsing the sources (nothing is imported). Relative imports are followed
+The code of a step is its function, the module functions, classes and assignments it names, and
+every module the imports they use reach, transitively, found by parsing the sources (nothing is
+imported). Code is hashed as its syntax tree without docstrings: comments, formatting and
+docstrings are not changes. Relative imports are followed
 from any file (a plugin's own package too); absolute imports only into `PACKAGES`.
 A package's `__init__.py` reached through an import is hashed, but the imports of
 its own submodules are not followed: a registry that assembles its families must
