@@ -118,7 +118,8 @@ def _param_types(param) -> set[str]:
     nullable = {"null"} if param.nullable else set()
     if param.kind == "choice":
         kinds = {bool: "boolean", int: "integer", float: "number", type(None): "null"}
-        return {kinds[type(c)] for c in param.choices if type(c) in kinds} | nullable
+        choices = () if callable(param.choices) else param.choices  # computed choices: registry names
+        return {kinds[type(c)] for c in choices if type(c) in kinds} | nullable
     return {param.kind} | nullable
 
 
