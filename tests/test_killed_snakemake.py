@@ -9,6 +9,7 @@ import time
 import pytest
 from conftest import REPO, SNAKEMAKE
 
+from prunebench import paths
 from prunebench.runtime import _parent
 
 pytestmark = pytest.mark.pipeline
@@ -62,7 +63,7 @@ def test_a_killed_snakemake_takes_its_training_with_it_and_resumes_after_unlock(
         os.kill(pid, signal.SIGKILL)
     assert not left, "the training outlived its Snakemake"
     assert not (tmp_path / RESULT).exists()
-    log = tmp_path / "results/synthetic/logs/train_target/small_cnn/random/0.5/seed0.log"
+    log = tmp_path / "results/synthetic" / paths.log("train_target").format(arch="small_cnn", method="random", seed=0)
     assert "the workflow that started this job is gone: stopping" in log.read_text()
 
     again = subprocess.run(command(tmp_path), capture_output=True, text=True, env=env, timeout=600)
