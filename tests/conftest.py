@@ -97,3 +97,25 @@ def synthetic_proxy_run(folder: Path, proxy: dict, options: dict, query_fraction
     for repeat in range(repeats):
         pipeline.train_proxy(folder / "data", folder / "split.parquet", proxy, 0, "cpu", folder / "proxy", repeat)
     return folder
+
+
+# one-epoch target settings for tests that run train_target directly
+TARGET = {"arch": "small_cnn", "epochs": 1, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
+          "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
+          "archs": ["small_cnn"], "budget": "epochs"}
+
+
+def synthetic_subset_run(folder: Path, train_per_class: int, query_fraction: float, fraction: float) -> Path:
+    """Synthetic data, a split, random scores and the subset at `fraction`: everything a target job reads."""
+    from prunebench import pipeline
+
+    dataset = {"name": "synthetic", "root": None, "download_root": "data",
+               "options": {"num_classes": 3, "train_per_class": train_per_class, "test_per_class": 5,
+                           "image_size": 14}}
+    pipeline.prepare_data(dataset, folder / "data")
+    pipeline.make_split(folder / "data", {"query_fraction": query_fraction, "label_noise": 0.0, "max_samples": None},
+                        0, folder / "split.parquet")
+    pipeline.score("random", {"keep": "highest", "balanced": True}, None, folder / "split.parquet", None, 0,
+                   folder / "scores.parquet")
+    pipeline.select(folder / "scores.parquet", fraction, folder / "subset.parquet")
+    return folder

@@ -5,29 +5,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_step
+from conftest import TARGET, run_step, synthetic_subset_run
 
-from prunebench import pipeline
 from prunebench.io import read_table, table_metadata, write_table
-
-TARGET = {"arch": "small_cnn", "epochs": 1, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-          "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
-          "archs": ["small_cnn"], "budget": "epochs"}
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """Synthetic data, a split, random scores and the subset at 0.25: everything a target job reads."""
-    folder = tmp_path_factory.mktemp("contracts")
-    dataset = {"name": "synthetic", "root": None, "download_root": "data",
-               "options": {"num_classes": 3, "train_per_class": 50, "test_per_class": 5, "image_size": 14}}
-    pipeline.prepare_data(dataset, folder / "data")
-    pipeline.make_split(folder / "data", {"query_fraction": 0.2, "label_noise": 0.0, "max_samples": None}, 0,
-                        folder / "split.parquet")
-    pipeline.score("random", {"keep": "highest", "balanced": True}, None, folder / "split.parquet", None, 0,
-                   folder / "scores.parquet")
-    pipeline.select(folder / "scores.parquet", 0.25, folder / "subset.parquet")
-    return folder
+    return synthetic_subset_run(tmp_path_factory.mktemp("contracts"), 50, 0.2, 0.25)
 
 
 def assert_refused(done, log, path, problem):

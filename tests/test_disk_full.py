@@ -9,26 +9,12 @@ import subprocess
 import sys
 
 import pytest
-
-from prunebench import pipeline
-
-TARGET = {"arch": "small_cnn", "epochs": 1, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4,
-          "nesterov": True, "schedule": "cosine", "milestones": [], "gamma": 0.1, "augment": None,
-          "archs": ["small_cnn"], "budget": "epochs"}
+from conftest import TARGET, synthetic_subset_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("diskfull")
-    dataset = {"name": "synthetic", "root": None, "download_root": "data",
-               "options": {"num_classes": 3, "train_per_class": 100, "test_per_class": 5, "image_size": 14}}
-    pipeline.prepare_data(dataset, folder / "data")
-    pipeline.make_split(folder / "data", {"query_fraction": 0.1, "label_noise": 0.0, "max_samples": None}, 0,
-                        folder / "split.parquet")
-    pipeline.score("random", {"keep": "highest", "balanced": True}, None, folder / "split.parquet", None, 0,
-                   folder / "scores.parquet")
-    pipeline.select(folder / "scores.parquet", 0.5, folder / "subset.parquet")
-    return folder
+    return synthetic_subset_run(tmp_path_factory.mktemp("diskfull"), 100, 0.1, 0.5)
 
 
 def on_full_disk(tmp_path, step: str, **kwargs) -> tuple[subprocess.CompletedProcess, list[str]]:
