@@ -14,10 +14,12 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import store
 from .datasets import DATASETS, FOLDER_DATASETS
 from .errors import InputError
 from .methods import REGISTRY, ProxyPlan, get_method
 from .methods.registry import base_score
+from .paths import results_dir
 from .plugins import PluginError, load_plugins
 from .settings import TrainSettings
 from .splits import budget_problem, split_problem, split_sizes
@@ -188,6 +190,14 @@ def validate_config(config: dict) -> dict:
         if name not in REGISTRY:
             raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
     _check_budgets(cfg)
+    _check_run_name(cfg)
+    split = cfg["split"]
+    if split["query_selection"] != "random":
+        if split["query_scores"] is None:
+            raise ConfigError(f"config: split.query_scores: query_selection {split['query_selection']} needs a "
+                              "Parquet file of index, score")
+        if not Path(split["query_scores"]).is_file():
+            raise ConfigError(f"config: split.query_scores: {split['query_scores']} is not a file")
     from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
 
     for where, name in [("proxy.arch", cfg["proxy"]["arch"]), *(("target.archs", a) for a in cfg["target"]["archs"])]:
@@ -215,6 +225,18 @@ def validate_config(config: dict) -> dict:
         if problems:
             raise ConfigError(f"config: method_params.{problems[0]}")
     return cfg
+
+
+def _check_run_name(cfg: dict) -> None:
+    """The run's folder: its fields name config values, and it is one plain folder name below results/."""
+    try:
+        folder = results_dir(cfg)
+    except (KeyError, IndexError, ValueError, AttributeError) as err:
+        raise ConfigError(f"config: run_name: {cfg['run_name']!r} names no config value ({err})") from None
+    name = folder.removeprefix("results/")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+=-]*", name) or Path(folder) == store.DEFAULT:
+        raise ConfigError(f"config: run_name: {name!r} is not a folder name of letters, digits and ._+=- "
+                          f"(or is the proxy store, {store.DEFAULT})")
 
 
 def _check_budgets(cfg: dict) -> None:

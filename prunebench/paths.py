@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import re
 
-# each rule's log and benchmark file, below results/<dataset>/logs/ and .../benchmarks/, by its wildcards
+def results_dir(config: dict) -> str:
+    """Everything a run writes, its dataset cache included: results/<run_name>, its {section[key]} fields
+    filled from the config (cifar10-noise{split[label_noise]}: results/cifar10-noise0.3); null: the dataset's
+    name. Runs that share a name share their files (and overwrite what differs)."""
+    return f"results/{(config.get('run_name') or config['dataset']['name']).format_map(config)}"
+
+
+# each rule's log and benchmark file, below results/<run>/logs/ and .../benchmarks/, by its wildcards
 JOBS = {
     "prepare_data": "prepare_data",
     "make_split": "make_split/seed{seed}",

@@ -20,7 +20,7 @@ import pyarrow as pa
 from . import store
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .errors import InputError
-from .io import DataError, read_table, table_metadata, write_json, write_table
+from .io import DataError, read_table, sha256_file, table_metadata, write_json, write_table
 from .methods import ProxyPlan, get_method
 from .selection import (
     SUBSET_COLUMNS,
@@ -32,7 +32,7 @@ from .selection import (
     subset_table,
 )
 from .signals import Signals
-from .splits import SPLIT_COLUMNS, budget_problem, rows_of
+from .splits import SPLIT_COLUMNS, budget_problem, read_query_scores, rows_of, split_params
 from .splits import make_split as draw_split
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,18 @@ def prepare_data(dataset: dict, out_dir: str | os.PathLike, workers: int = 1) ->
 
 
 def make_split(data_dir, split: dict, seed: int, out: str | os.PathLike) -> None:
+    """The split of the config's `split` section; a biased query set reads its score file, whose content
+    (not its name) the split's metadata records."""
     data, meta = open_cache(data_dir)
-    table = draw_split(np.asarray(data.train_labels), data.num_classes, split["query_fraction"], seed,
-                       split["label_noise"], split["max_samples"])
+    labels = np.asarray(data.train_labels)
+    split = split_params(split)
+    scores = None
+    if "query_scores" in split:
+        scores = read_query_scores(split["query_scores"], len(labels))
+        split = {**{k: v for k, v in split.items() if k != "query_scores"},
+                 "query_scores_sha256": sha256_file(split["query_scores"])}
+    table = draw_split(labels, data.num_classes, split["query_fraction"], seed, split["label_noise"],
+                       split["max_samples"], split.get("query_selection", "random"), scores)
     write_table(table, out, {**split, "seed": seed, "num_classes": data.num_classes, "dataset": meta["name"]})
     log.info("split seed %d: %d pool, %d query, %d noisy labels", seed, (np.asarray(table["role"]) == "pool").sum(),
              (np.asarray(table["role"]) == "query").sum(), np.asarray(table["noisy"]).sum())

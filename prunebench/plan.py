@@ -21,6 +21,7 @@ from .budgets import total_budget
 from .config import method_params, proxy_plan, train_settings
 from .datasets import get_dataset
 from .methods import get_method
+from .paths import results_dir
 
 
 @dataclass
@@ -55,7 +56,7 @@ def dataset_sizes(cfg: dict) -> tuple[int, int]:
     import json
 
     dataset = cfg["dataset"]
-    meta = Path("results") / dataset["name"] / "data" / "meta.json"
+    meta = Path(results_dir(cfg)) / "data" / "meta.json"
     if meta.exists():
         values = json.loads(meta.read_text())
         return values["train_size"], values["test_size"]
@@ -174,7 +175,7 @@ def _sync(device) -> None:
 def _image_shape(cfg: dict) -> tuple[int, int, int]:
     import json
 
-    meta = Path("results") / cfg["dataset"]["name"] / "data" / "meta.json"
+    meta = Path(results_dir(cfg)) / "data" / "meta.json"
     if meta.exists():
         return tuple(json.loads(meta.read_text())["shape"])
     return {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}.get(

@@ -9,6 +9,7 @@ from prunebench.methods import REGISTRY, get_method
 from prunebench.models import ARCHS
 from prunebench import paths, plugins
 from prunebench.pipeline import step_code
+from prunebench.splits import split_params
 from prunebench.signals import EVAL_FILE, TRAIN_FILE, model_file, snapshot_file
 
 # Snakemake's script runner starts each job as the shell command `<python> <script>` with the
@@ -36,8 +37,9 @@ envvars:
 
 
 DATASET = CFG["dataset"]["name"]
-OUT = f"results/{DATASET}"
+OUT = paths.results_dir(CFG)
 PLAN = proxy_plan(CFG)
+SPLIT = split_params(CFG["split"])  # what makes the split (the query-selection keys only for a biased query set)
 # a fraction's label in paths is its repr: float(label) gives back the exact value
 FRACTION_LABELS = [repr(float(f)) for f in CFG["fractions"]]
 REPORT_HTML = f"{OUT}/report/index.html"

@@ -19,6 +19,7 @@ rule prepare_data:
 rule make_split:
     input:
         data=f"{OUT}/data",
+        scores=[SPLIT["query_scores"]] if "query_scores" in SPLIT else [],  # a biased query set's score file
     output:
         f"{OUT}/split/seed{{seed}}.parquet",
     log:
@@ -29,6 +30,6 @@ rule make_split:
         "../envs/prunebench.yaml"
     params:
         code=code("make_split"),
-        split=CFG["split"],
+        split=SPLIT,
     script:
         "../workflow_scripts/make_split.py"

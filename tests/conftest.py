@@ -12,6 +12,28 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 SMOKE = REPO / "configs" / "smoke.yaml"
+# each preset's config files, in --configfile order: a study is layered on the protocol it shares
+PRESETS = {
+    "cifar10-deepcore": ["cifar10-deepcore.yaml"],
+    "cifar100-cld": ["cifar100-cld.yaml"],
+    "cifar100-validation": ["cifar100-cld.yaml", "cifar100-validation.yaml"],
+    "cifar10-noise": ["cifar100-cld.yaml", "cifar10-noise.yaml"],
+    "imagenet-cld": ["imagenet-cld.yaml"],
+    "imagenet-slice": ["imagenet-slice.yaml"],
+}
+
+
+def preset_files(name: str) -> list[str]:
+    return [str(REPO / "configs" / f) for f in PRESETS[name]]
+
+
+@pytest.fixture
+def user_files(tmp_path, monkeypatch):
+    """Files presets name relative to the working directory, as a user's run does: the ImageNet folder, the
+    validation study's memorization scores (checked to exist at config time, read only by make_split)."""
+    (tmp_path / "data" / "imagenet").mkdir(parents=True)
+    (tmp_path / "data" / "cifar100_memorization.parquet").touch()
+    monkeypatch.chdir(tmp_path)
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:

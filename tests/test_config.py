@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO, snakemake
+from conftest import PRESETS, REPO, preset_files, snakemake
 
 from prunebench.config import ConfigError, load_config, validate_config
 
@@ -22,15 +22,18 @@ def with_changes(**changes):
     return config
 
 
-def test_the_shipped_configs_are_valid(tmp_path, monkeypatch):
-    (tmp_path / "data" / "imagenet").mkdir(parents=True)  # the ImageNet presets' dataset.root, relative to the run
-    monkeypatch.chdir(tmp_path)
+@pytest.mark.usefixtures("user_files")
+def test_the_shipped_configs_are_valid():
     cfg = validate_config(DEFAULT)
     assert cfg["proxy"]["momentum"] == 0.9  # defaults are filled in from the schema
     assert cfg["split"]["max_samples"] is None
-    for path in (REPO / "configs").glob("*.yaml"):
-        preset = load_config(REPO / "config.yaml", path)
+    for name in PRESETS:
+        preset = load_config(REPO / "config.yaml", *preset_files(name))
         assert preset["proxy"]["lr"] == DEFAULT["proxy"]["lr"]  # merged key by key, as Snakemake does
+    # every preset file is in a preset (configs/slices/ are the tests' runs)
+    assert {p.name for p in (REPO / "configs").glob("*.yaml")} == {f for files in PRESETS.values() for f in files} | \
+        {"smoke.yaml"}
+    load_config(REPO / "config.yaml", REPO / "configs" / "smoke.yaml")
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -52,6 +55,14 @@ def test_the_shipped_configs_are_valid(tmp_path, monkeypatch):
     ({"target__archs": ["resnet50", "vit"]}, "config: target.archs: unknown architecture 'vit'; known: small_cnn"),
     ({"dataset__options": {"num_classes": 3}},
      "config: dataset.options: unknown option(s) num_classes for fashion_mnist; known: none"),
+    ({"split__query_selection": "lowest"},
+     "config: split.query_scores: query_selection lowest needs a Parquet file of index, score"),
+    ({"split__query_selection": "proportional", "split__query_scores": "/no/such/scores.parquet"},
+     "config: split.query_scores: /no/such/scores.parquet is not a file"),
+    ({"split__query_selection": "typical"}, "config: split.query_selection: 'typical' is not one of ['random'"),
+    ({"run_name": "noise{split[noise]}"}, "config: run_name: 'noise{split[noise]}' names no config value ('noise')"),
+    ({"run_name": "../elsewhere"}, "config: run_name: '../elsewhere' is not a folder name"),
+    ({"run_name": "store"}, "config: run_name: 'store' is not a folder name"),
 ])
 def test_each_problem_is_one_line_naming_it(changes, message):
     with pytest.raises(ConfigError) as caught:
