@@ -3,27 +3,21 @@
 import re
 
 import pytest
-from conftest import REPO, snakemake
+from conftest import PRESETS, REPO, preset_files, snakemake
 
 from prunebench.config import load_config
-from prunebench.methods import get_method
+from prunebench.methods import REGISTRY, get_method
+from prunebench.paths import results_dir
 
-PRESETS = ["cifar10-deepcore.yaml", "cifar100-cld.yaml", "imagenet-cld.yaml", "imagenet-slice.yaml"]
-
-
-@pytest.fixture(autouse=True)
-def imagenet_folder(tmp_path, monkeypatch):
-    """The ImageNet presets name their data folder relative to the working directory, as a user's run does."""
-    (tmp_path / "data" / "imagenet").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("user_files")
 
 
 def preset(name):
-    return load_config(REPO / "config.yaml", REPO / "configs" / name)  # as Snakemake merges --configfile
+    return load_config(REPO / "config.yaml", *preset_files(name))  # as Snakemake merges --configfile
 
 
 def test_deepcore_preset_has_deepcores_hyperparameters():
-    cfg = preset("cifar10-deepcore.yaml")
+    cfg = preset("cifar10-deepcore")
     proxy, target = cfg["proxy"], cfg["target"]
     assert cfg["dataset"]["name"] == "cifar10" and len(cfg["seeds"]) == 5
     assert (proxy["arch"], proxy["epochs"], proxy["lr"], proxy["schedule"], proxy["augment"]) == \
@@ -38,7 +32,7 @@ def test_deepcore_preset_has_deepcores_hyperparameters():
 
 
 def test_cld_preset_has_clds_hyperparameters():
-    cfg = preset("cifar100-cld.yaml")
+    cfg = preset("cifar100-cld")
     assert cfg["dataset"]["name"] == "cifar100" and cfg["split"]["query_fraction"] == 0.1 and "cld" in cfg["methods"]
     for section in (cfg["proxy"], cfg["target"]):
         assert (section["epochs"], section["schedule"], section["milestones"], section["gamma"]) == \
@@ -48,8 +42,42 @@ def test_cld_preset_has_clds_hyperparameters():
     assert cfg["proxy"]["arch"] == "resnet18" and cfg["target"]["archs"] == ["resnet18"]
 
 
+def test_cld_preset_compares_clds_methods_on_its_grid_with_five_seeds():
+    cfg = preset("cifar100-cld")
+    assert set(cfg["methods"]) == {"random", "full", "cld", "forgetting", "el2n", "ccs", "glister", "d2_pruning",
+                                   "tdds", "slocurv", "dual"}
+    assert cfg["method_params"]["ccs"]["score"] == "aum" and cfg["seeds"] == [0, 1, 2, 3, 4]
+    # 1 to 375 images per class of the 450-image pool: 0.2% to 75% of the 50,000 training images
+    per_class = [round(f * 450, 6) for f in cfg["fractions"]]
+    assert per_class == [1, 5, 10, 25, 50, 100, 150, 250, 375]
+    assert (450 * 100 * min(cfg["fractions"]) / 50_000, 450 * 100 * max(cfg["fractions"]) / 50_000) == \
+        pytest.approx((0.002, 0.75))
+
+
+def test_noise_preset_runs_every_method_at_two_noise_levels_in_two_folders(tmp_path):
+    cfg = preset("cifar10-noise")
+    assert cfg["dataset"]["name"] == "cifar10" and cfg["split"]["label_noise"] == 0.1
+    assert set(cfg["methods"]) == {n for n, m in REGISTRY.items() if m.score.__module__.startswith("prunebench.")}
+    assert cfg["proxy"]["epochs"] == 164 and cfg["target"]["archs"] == ["resnet18"]  # CLD's CIFAR protocol
+    planned = {level: snakemake(tmp_path, "--configfile", *preset_files("cifar10-noise"), "-n",
+                                "--config", f"split={{label_noise: {level}}}").stdout for level in (0.1, 0.3)}
+    assert "results/cifar10-noise0.1/report/mislabeled_share.png" in planned[0.1]
+    assert "results/cifar10-noise0.3/report/mislabeled_share.png" in planned[0.3]
+    assert "results/cifar10-noise0.1/" not in planned[0.3]
+
+
+def test_validation_preset_runs_each_query_composition_in_its_own_folder(tmp_path):
+    cfg = preset("cifar100-validation")
+    assert cfg["split"]["query_selection"] == "lowest" and cfg["methods"] == ["random", "full", "cld"]
+    assert cfg["proxy"] == preset("cifar100-cld")["proxy"]  # CLD's protocol, from its one home
+    for how in ("lowest", "highest", "proportional", "random"):
+        done = snakemake(tmp_path, "--configfile", *preset_files("cifar100-validation"), "-n",
+                         "--config", f"split={{query_selection: {how}}}")
+        assert f"results/cifar100-query-{how}/split/seed4.parquet" in done.stdout
+
+
 def test_imagenet_cld_preset_has_clds_imagenet_protocol():
-    cfg = preset("imagenet-cld.yaml")
+    cfg = preset("imagenet-cld")
     dataset, proxy, target = cfg["dataset"], cfg["proxy"], cfg["target"]
     assert (dataset["name"], dataset["store_size"], dataset["crop_size"]) == ("imagenet", 256, 224)
     assert cfg["split"]["query_fraction"] == 0.01 and len(cfg["seeds"]) == 5 and "cld" in cfg["methods"]
@@ -64,14 +92,14 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
 
 
 def test_imagenet_slice_is_a_class_and_sample_stratified_slice():
-    cfg = preset("imagenet-slice.yaml")
+    cfg = preset("imagenet-slice")
     assert (cfg["dataset"]["num_classes"], cfg["split"]["max_samples"], cfg["proxy"]["data"]) == (100, 26000, "stream")
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     cfg = preset(name)
-    done = snakemake(tmp_path, "--configfile", str(REPO / "configs" / name), "-n")
+    done = snakemake(tmp_path, "--configfile", *preset_files(name), "-n")
     stats = done.stdout.split("Job stats:")[-1]
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
     full = sum(get_method(m).full_only for m in cfg["methods"])
@@ -83,4 +111,5 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     assert jobs["select_full"] == full * len(cfg["seeds"])
     assert jobs["train_target"] == (len(cfg["methods"]) - full) * per_arch
     assert jobs["train_target_full"] == full * per_arch and jobs["report"] == 1
+    assert f"{results_dir(cfg)}/report/index.html" in done.stdout
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

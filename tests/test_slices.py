@@ -1,0 +1,93 @@
+"""Each study's Fashion-MNIST slice (configs/slices/) through real Snakemake: what the study must show, structurally."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO, preset_files, snakemake
+
+from prunebench.config import load_config
+from prunebench.paths import results_dir
+
+pytestmark = pytest.mark.pipeline
+SLICES = REPO / "configs" / "slices"
+
+
+def slice_config(name):
+    return load_config(REPO / "config.yaml", SLICES / f"{name}.yaml")
+
+
+def run_slice(workdir, name, *extra):
+    snakemake(workdir, "--configfile", str(SLICES / f"{name}.yaml"), "--cores", "2", *extra)
+    return workdir / results_dir(slice_config(name))
+
+
+def assert_every_cell_filled(results, cfg):
+    """Every (method, fraction) of every target has a mean over all seeds, and full data has its row."""
+    table = pd.read_csv(results / "report" / "accuracy.csv")
+    seeds = len(cfg["seeds"])
+    for arch in cfg["target"]["archs"]:
+        rows = table[table["arch"] == arch].set_index(["method", "fraction"])
+        for method in cfg["methods"]:
+            for fraction in [1.0] if method == "full" else cfg["fractions"]:
+                cell = rows.loc[(method, fraction)]
+                assert cell["seeds"] == seeds and np.isfinite(cell["mean"]), (arch, method, fraction)
+    summary = (results / "report" / "summary.md").read_text()
+    assert all(f"| {method} |" in summary for method in cfg["methods"])
+
+
+def test_cld_slice_fills_every_cell_of_clds_comparison(tmp_path):
+    cfg = slice_config("cifar100-cld")
+    study = load_config(REPO / "config.yaml", *preset_files("cifar100-cld"))
+    assert cfg["methods"] == study["methods"]  # the slice runs every method the study compares
+    results = run_slice(tmp_path, "cifar100-cld")
+    assert results == tmp_path / "results" / "slice-cifar100-cld"
+    assert_every_cell_filled(results, cfg)
+
+
+@pytest.fixture
+def fashion_scores(tmp_path):
+    """A seeded score per Fashion-MNIST training image, where the validation slice looks for it."""
+    path = tmp_path / "data" / "fashion_mnist_scores.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    index = np.random.default_rng(0).permutation(60_000)  # any order: rows are matched by index
+    pq.write_table(pa.table({"index": index, "score": np.random.default_rng(1).random(60_000)}), path)
+    return pd.Series(pq.read_table(path)["score"].to_numpy(), index=index).sort_index()
+
+
+@pytest.mark.usefixtures("user_files")
+def test_validation_slice_holds_out_the_lowest_scores_of_each_class(tmp_path, fashion_scores):
+    cfg = slice_config("cifar100-validation")
+    study = load_config(REPO / "config.yaml", *preset_files("cifar100-validation"))
+    assert set(cfg["methods"]) <= set(study["methods"]) and "cld" in cfg["methods"]
+    assert cfg["split"]["query_selection"] == study["split"]["query_selection"] == "lowest"
+    results = run_slice(tmp_path, "cifar100-validation")
+    assert results.name == "slice-fashion_mnist-query-lowest"
+    split = pd.read_parquet(results / "split" / "seed0.parquet")
+    split["score"] = fashion_scores.loc[split["index"]].to_numpy()
+    by_class = split.groupby(["clean_label", "role"])["score"]
+    assert (by_class.max().xs("query", level="role") < by_class.min().xs("pool", level="role")).all()
+    assert (split[split["role"] == "query"].groupby("label").size() == 10).all()  # 10% of 100 per class
+    assert_every_cell_filled(results, cfg)
+    # another composition is another split, planned in its own folder; the lowest one stays as it is
+    planned = snakemake(tmp_path, "--configfile", str(SLICES / "cifar100-validation.yaml"), "-n",
+                        "--config", "split={query_selection: highest}").stdout
+    assert "slice-fashion_mnist-query-highest/split/seed0.parquet" in planned and "query-lowest" not in planned
+
+
+def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
+    cfg = slice_config("cifar10-noise")
+    study = load_config(REPO / "config.yaml", *preset_files("cifar10-noise"))
+    assert set(cfg["methods"]) <= set(study["methods"]) and cfg["split"]["label_noise"] > 0
+    results = run_slice(tmp_path, "cifar10-noise")
+    assert results.name == "slice-fashion_mnist-noise0.3"
+    assert_every_cell_filled(results, cfg)
+    figure = results / "report" / "mislabeled_share.png"
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    assert "mislabeled_share.png" in (results / "report" / "summary.md").read_text()
+    # what the figure shows: EL2N keeps the samples the proxy gets most wrong, so far more flipped labels
+    noisy = pd.read_parquet(results / "split" / "seed0.parquet").set_index("index")["noisy"]
+    share = {m: noisy.loc[pd.read_parquet(results / "subsets" / m / "0.1" / "seed0.parquet")["index"]].mean()
+             for m in cfg["methods"]}
+    assert share["el2n"] > share["random"] + 0.1, share
