@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+
 def results_dir(config: dict) -> str:
     """Everything a run writes, its dataset cache included: results/<run_name>, its {section[key]} fields
     filled from the config (cifar10-noise{split[label_noise]}: results/cifar10-noise0.3); null: the dataset's

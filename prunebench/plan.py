@@ -63,6 +63,12 @@ def dataset_sizes(cfg: dict) -> tuple[int, int]:
     spec = get_dataset(dataset["name"])
     if spec.class_counts is not None and spec.test_size is not None:
         return sum(spec.class_counts(dataset.get("options", {}))), spec.test_size
+    if spec.prepare is not None:  # an image folder: its files are listed, not decoded
+        from .datasets import FOLDER_DATASETS
+        from .imagefolder import spread_classes
+
+        listing = spread_classes(FOLDER_DATASETS[dataset["name"]](dataset["root"]), dataset["num_classes"])
+        return len(listing.train), len(listing.test)
     data = spec.load(dataset["root"], dataset["download_root"], **dataset.get("options", {}))
     return len(data.train_labels), len(data.test_labels)
 

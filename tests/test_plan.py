@@ -43,3 +43,14 @@ def test_plan_command_prints_counts_and_with_calibrate_an_estimate():
     bad = subprocess.run([sys.executable, "-m", "prunebench", "plan", str(SMOKE), "nope.yaml"], capture_output=True,
                          text=True, cwd=REPO)
     assert bad.returncode == 1 and bad.stderr.strip().startswith("config: cannot read nope.yaml")
+
+
+def test_an_image_folder_is_planned_from_its_file_list(tmp_path):
+    from image_folders import make_image_folder
+
+    make_image_folder(tmp_path / "images", classes=4, per_class={"train": 10, "test": 2})
+    (tmp_path / "folder.yaml").write_text(f"dataset: {{name: image_folder, root: {tmp_path / 'images'}, "
+                                          "num_classes: 2}\nsplit: {query_fraction: 0.1}\nfractions: [0.5]\n")
+    plan = make_plan(load_config(REPO / "config.yaml", tmp_path / "folder.yaml"))
+    assert plan.pool == 18  # 2 of the 4 classes, 10 images each, 1 held out per class
+    assert plan.totals("target")[3] == 4 * plan.totals("target")[0]  # each run tests the 2 classes' 4 images

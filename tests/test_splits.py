@@ -166,6 +166,9 @@ def test_a_missing_or_foreign_score_file_is_one_line(tmp_path):
                    tmp_path / "other.parquet")
     with pytest.raises(InputError, match=r"missing column\(s\) score \(it needs index, score\)$"):
         read_query_scores(tmp_path / "other.parquet", 10)
+    pq.write_table(pa.table({"index": pa.array(["a"] * 10), "score": pa.array([0.0] * 10)}), tmp_path / "str.parquet")
+    with pytest.raises(InputError, match=r"index must be integers and score numbers \(they are string and double\)$"):
+        read_query_scores(tmp_path / "str.parquet", 10)
     (tmp_path / "text.parquet").write_text("index,score\n")
     with pytest.raises(InputError, match=r"text\.parquet: not a Parquet file \(.*\)$"):
         read_query_scores(tmp_path / "text.parquet", 10)
