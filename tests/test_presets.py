@@ -94,6 +94,7 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
 def test_imagenet_slice_is_a_class_and_sample_stratified_slice():
     cfg = preset("imagenet-slice")
     assert (cfg["dataset"]["num_classes"], cfg["split"]["max_samples"], cfg["proxy"]["data"]) == (100, 26000, "stream")
+    assert results_dir(cfg) != results_dir(preset("imagenet-cld"))  # its 72-px store is not the full preset's
 
 
 @pytest.mark.parametrize("name", PRESETS)
