@@ -1,14 +1,17 @@
 """Each method against properties its paper states, on synthetic signals with planted answers."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
+from prunebench.io import matrix_column, write_table
 from prunebench.methods import REGISTRY, ProxyPlan, get_method
 from prunebench.methods.baselines import random_scores
 from prunebench.methods.cld import cld_scores
 from prunebench.methods.dynamics import aum_scores, el2n_scores, forgetting_scores
 from prunebench.methods.uncertainty import entropy_scores
 from prunebench.selection import select_rows
+from prunebench.signals import EVAL_FILE, Signals
 
 RNG = np.random.default_rng(0)
 
@@ -59,6 +62,55 @@ def test_cld_constant_trajectories_score_zero_and_blocks_do_not_change_the_answe
     whole = cld_scores(pool, labels, query, query_labels)
     assert whole[0] == 0.0
     np.testing.assert_array_equal(whole, cld_scores(pool, labels, query, query_labels, block=7))
+
+
+def eval_log(folder, pool, labels, query, query_labels):
+    """A real post-epoch eval log (dynamics_eval.parquet) holding these losses, and the split it belongs to."""
+    n, m = len(labels), len(query_labels)
+    table = pa.table({"index": pa.array(np.arange(n + m), pa.int64()),
+                      "role": pa.array(["pool"] * n + ["query"] * m),
+                      "label": pa.array(np.concatenate([labels, query_labels]), pa.int64()),
+                      "loss": matrix_column(np.concatenate([pool, query]).astype(np.float32))})
+    folder.mkdir()
+    write_table(table, folder / EVAL_FILE, {"epochs": pool.shape[1]})
+    return Signals(table.select(["index", "label", "role"]), folder)
+
+
+def cld_on(signals, plan, **params):
+    cld = get_method("cld")
+    assert cld.problems(cld.params(params), plan) == []
+    return cld.score(signals, cld.params(params), 0, plan)
+
+
+def test_cld_on_the_first_epochs_or_every_strideth_equals_cld_on_a_log_that_only_has_those(tmp_path):
+    pool, labels, query, query_labels, _ = planted_losses(epochs=12)
+    pool, query = pool.astype(np.float32), query.astype(np.float32)  # as the proxy logs them
+    full = eval_log(tmp_path / "full", pool, labels, query, query_labels)
+    plan = ProxyPlan(epochs=12)
+    # the defaults read every epoch: the same bytes as CLD on the whole log
+    assert cld_on(full, plan).tobytes() == cld_scores(pool, labels, query, query_labels).tobytes()
+    for first, last, stride in [(1, 5, 1), (1, 9, 1), (1, 12, 2), (1, 12, 3), (3, 11, 2), (2, 12, 5)]:
+        columns = slice(first - 1, last, stride)
+        only = eval_log(tmp_path / f"only{first}_{last}_{stride}", pool[:, columns], labels, query[:, columns],
+                        query_labels)
+        expected = cld_on(only, ProxyPlan(epochs=pool[:, columns].shape[1]))
+        np.testing.assert_array_equal(cld_on(full, plan, epochs=[first, last], stride=stride), expected)
+    assert not np.array_equal(cld_on(full, plan, epochs=[1, 5]), cld_on(full, plan))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"epochs": [1, 13]}, "cld: epochs=[1, 13] must be null or [first, last] with 1 <= first, first + 2 <= last "
+                          "<= 12 (proxy.epochs; CLD needs 3 epochs)"),
+    ({"epochs": [5, 6]}, "cld: epochs=[5, 6] must be null or [first, last]"),
+    ({"epochs": [0, 4]}, "cld: epochs=[0, 4] must be null"),
+    ({"epochs": 4}, "cld: epochs=4 must be null"),
+    ({"epochs": [1, 4], "stride": 2}, "cld: stride=2 must be an integer in [1, 1] (CLD needs 3 of the epochs 1..4"),
+    ({"stride": 6}, "cld: stride=6 must be an integer in [1, 5]"),
+    ({"stride": 0}, "cld: stride=0 must be an integer in [1, 5]"),
+])
+def test_clds_epochs_and_stride_are_checked_against_the_proxys_log(params, message):
+    cld = get_method("cld")
+    assert cld.problems(cld.params(params), ProxyPlan(epochs=12))[0].startswith(message)
 
 
 def test_cld_needs_every_class_in_the_query_set():

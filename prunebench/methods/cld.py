@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from .registry import method, min_epochs
+from .registry import Param, ProxyPlan, method, min_epochs
 
 
 def _zscore_rows(x: np.ndarray) -> np.ndarray:
@@ -42,7 +42,45 @@ def cld_scores(pool_loss: np.ndarray, labels: np.ndarray, query_loss: np.ndarray
     return scores
 
 
+def _span(params: dict, plan: ProxyPlan) -> tuple[int, int]:
+    return tuple(params["epochs"]) if params["epochs"] is not None else (1, plan.epochs)
+
+
+def _epochs_problem(params: dict, plan: ProxyPlan) -> str | None:
+    value = params["epochs"]
+    if value is None:
+        return None
+    if not (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(e, int) and not isinstance(e, bool) for e in value)
+            and 1 <= value[0] and value[0] + 2 <= value[1] <= plan.epochs):
+        return (f"epochs={value!r} must be null or [first, last] with 1 <= first, first + 2 <= last <= "
+                f"{plan.epochs} (proxy.epochs; CLD needs 3 epochs)")
+    return None
+
+
+def _stride_problem(params: dict, plan: ProxyPlan) -> str | None:
+    first, last = _span(params, plan)
+    most = (last - first) // 2  # at least 3 epochs (2 loss differences) remain
+    value = params["stride"]
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        return (f"stride={value!r} must be an integer in [1, {most}] (CLD needs 3 of the epochs {first}..{last} "
+                "to remain)")
+    return None
+
+
+def epoch_window(params: dict, plan: ProxyPlan) -> slice:
+    """The columns of the (N, T) eval log CLD reads: epochs first..last (1-based), every `stride`-th."""
+    first, last = _span(params, plan)
+    return slice(first - 1, last, params["stride"])
+
+
 @method("cld", difficulty=True, family="training dynamics", paper="Nagaraj et al., TMLR 2025 (arXiv 2508.20230)",
-        signals=("eval.loss", "query.eval.loss"), requires=min_epochs(3))
+        signals=("eval.loss", "query.eval.loss"), requires=min_epochs(3), parameters={
+            "epochs": Param(None, "[first, last]: the logged proxy epochs (1-based, inclusive) CLD reads, e.g. "
+                            "[1, 45] of 90 (the paper's early-checkpoint ablation); null: every epoch",
+                            nullable=True, rule=_epochs_problem),
+            "stride": Param(1, "read every stride-th of those epochs, from the first (the paper's 2x and 3x "
+                            "subsampled trajectories)", "integer", rule=_stride_problem)})
 def _cld(s, p, seed, plan):
-    return cld_scores(s.eval("loss"), s.labels, s.eval("loss", "query"), s.query_labels)
+    window = epoch_window(p, plan)
+    return cld_scores(s.eval("loss")[:, window], s.labels, s.eval("loss", "query")[:, window], s.query_labels)
