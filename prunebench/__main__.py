@@ -24,7 +24,7 @@ def methods_table() -> str:
     table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
     params = [f"  {m.name}.{key} = {value!r}: {m.docs.get(key, '')}".rstrip(": ")
               for m in REGISTRY.values() for key, value in m.defaults.items()]
-    return f"{table}\n\nparameters (set them under method_params):\n" + "\n".join(params)
+    return f"{table}\n\nparameters (set them under method_params, or in a variant's params):\n" + "\n".join(params)
 
 
 def _methods(args) -> int:

@@ -90,8 +90,8 @@ def select(scores: pd.DataFrame | str | os.PathLike, fraction: float, run_folder
             write_table(pa.Table.from_pandas(scores, preserve_index=False), path, dict(scores.attrs))
         else:
             path = Path(scores)
-        if get_method(table_metadata(read_table(path), path, ("method",))["method"]).subset_reads_signals and \
-                run_folder is None:
+        meta = table_metadata(read_table(path), path, ("method",))
+        if pipeline.scored_method(meta).subset_reads_signals and run_folder is None:
             raise InputError("this method's sampler reads the proxy's signals: give run_folder and split_file")
         out = Path(tmp) / "subset.parquet"
         pipeline.select(path, fraction, out, split_file, run_folder)

@@ -16,8 +16,8 @@ import yaml
 
 from . import store
 from .datasets import DATASETS, FOLDER_DATASETS
-from .errors import InputError
-from .methods import REGISTRY, ProxyPlan, get_method
+from .errors import NAME, InputError
+from .methods import REGISTRY, Method, ProxyPlan, get_method
 from .methods.registry import base_score
 from .paths import results_dir
 from .plugins import PluginError, load_plugins
@@ -168,6 +168,9 @@ def validate_config(config: dict) -> dict:
     dataset["options"] = {k: _scalar(v, _option_types(options[k])) if k in options else v
                           for k, v in dataset["options"].items()}
     cfg["method_params"] = {name: _method_scalars(name, values) for name, values in cfg["method_params"].items()}
+    _check_methods(cfg)
+    cfg["methods"] = [{**e, "params": _method_scalars(e["method"], e.get("params") or {})} if isinstance(e, dict) else e
+                      for e in cfg["methods"]]
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
     folder_keys = ("store_size", "crop_size", "num_classes", "skip_bad_images")
@@ -186,9 +189,6 @@ def validate_config(config: dict) -> dict:
         known = ", ".join(DATASETS[dataset["name"]].options) or "none"
         raise ConfigError(f"config: dataset.options: unknown option(s) {', '.join(unknown)} for {dataset['name']}; "
                           f"known: {known}")
-    for name in cfg["methods"]:
-        if name not in REGISTRY:
-            raise ConfigError(f"config: methods: unknown method {name!r}; known: {', '.join(REGISTRY)}")
     _check_budgets(cfg)
     _check_run_name(cfg)
     split = cfg["split"]
@@ -204,6 +204,9 @@ def validate_config(config: dict) -> dict:
         if name not in ARCHS:
             raise ConfigError(f"config: {where}: unknown architecture {name!r}; known: {', '.join(ARCHS)}")
     for name in cfg["method_params"]:  # parameters of unlisted methods may stay, so presets can swap lists
+        if name in variants(cfg):
+            raise ConfigError(f"config: method_params.{name}: {name} is a variant; its parameters go in its "
+                              "methods entry's params")
         if name not in REGISTRY:
             raise ConfigError(f"config: method_params.{name}: unknown method {name!r}; known: {', '.join(REGISTRY)}")
     for section in ("proxy", "target"):
@@ -220,10 +223,11 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config: proxy.snapshot_epochs: {late} after the last epoch ({plan.epochs})")
     if plan.repeats > 1 and not plan.snapshot_epochs:
         raise ConfigError("config: proxy.repeats: repeated runs keep only proxy.snapshot_epochs, which is empty")
-    for name in cfg["methods"]:
-        problems = get_method(name).problems(method_params(cfg, name), plan)
+    for label in method_labels(cfg):
+        problems = method_spec(cfg, label).problems(method_params(cfg, label), plan)
         if problems:
-            raise ConfigError(f"config: method_params.{problems[0]}")
+            where = f"methods.{label}: " if label in variants(cfg) else "method_params."
+            raise ConfigError(f"config: {where}{problems[0]}")
     return cfg
 
 
@@ -237,6 +241,29 @@ def _check_run_name(cfg: dict) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+=-]*", name) or Path(folder) == store.DEFAULT:
         raise ConfigError(f"config: run_name: {name!r} is not a folder name of letters, digits and ._+=- "
                           f"(or is the proxy store, {store.DEFAULT})")
+
+
+def _check_methods(cfg: dict) -> None:
+    """Each `methods` entry names a registered method, and each label is path-safe and listed once."""
+    seen = set()
+    for i, entry in enumerate(cfg["methods"]):
+        label, base = (entry["name"], entry["method"]) if isinstance(entry, dict) else (entry, entry)
+        if base not in REGISTRY:
+            where = f"methods[{i}].method" if isinstance(entry, dict) else "methods"
+            raise ConfigError(f"config: {where}: unknown method {base!r}; known: {', '.join(REGISTRY)}")
+        if isinstance(entry, dict):
+            if not NAME.fullmatch(label):
+                raise ConfigError(f"config: methods[{i}].name: {label!r} must be lower-case letters, digits and _, "
+                                  "starting with a letter (it names files)")
+            if label in REGISTRY and label != base:
+                raise ConfigError(f"config: methods[{i}].name: {label!r} is the registered method {label}; "
+                                  f"give this variant of {base} a label of its own")
+            if label == base and label in cfg["method_params"]:
+                raise ConfigError(f"config: methods[{i}].params: {label}'s parameters are also in "
+                                  f"method_params.{label}; give them in one place")
+        if label in seen:
+            raise ConfigError(f"config: methods[{i}]: {label!r} is listed twice; give each entry a name of its own")
+        seen.add(label)
 
 
 def _check_budgets(cfg: dict) -> None:
@@ -281,8 +308,34 @@ def proxy_plan(cfg: dict) -> ProxyPlan:
                      proxy["log_kl_shift"], proxy["repeats"], proxy["arch"], cfg["dataset"]["crop_size"])
 
 
-def method_params(cfg: dict, name: str) -> dict:
-    return get_method(name).params(cfg["method_params"].get(name))
+def method_labels(cfg: dict) -> list[str]:
+    """The configured methods' labels, in config order: a registry name, or a variant's name."""
+    return [e["name"] if isinstance(e, dict) else e for e in cfg["methods"]]
+
+
+def variants(cfg: dict) -> dict[str, dict]:
+    """The labelled variants in `methods`, by label: {name, method, params}."""
+    return {e["name"]: e for e in cfg["methods"] if isinstance(e, dict)}
+
+
+def method_spec(cfg: dict, label: str) -> Method:
+    """The registered method a label runs (a variant's base method, else the registry entry of that name)."""
+    entry = variants(cfg).get(label)
+    return get_method(entry["method"] if entry else label)
+
+
+def method_params(cfg: dict, label: str) -> dict:
+    """A method's full parameters: a registry name's defaults with method_params.<name> on top; a variant's
+    base defaults with its own params on top. A difficulty `score` (CCS, D2-Pruning) naming a variant is
+    resolved to that variant's method and params, so scoring and code digests see registry names only."""
+    entry = variants(cfg).get(label)
+    spec = method_spec(cfg, label)
+    params = spec.params(entry.get("params") if entry else cfg["method_params"].get(label))
+    base = base_score(spec, params)
+    if base is not None and base[0] not in REGISTRY and base[0] in variants(cfg):
+        ref = variants(cfg)[base[0]]
+        params = {**params, "score": ref["method"], "score_params": {**(ref.get("params") or {}), **base[1]}}
+    return params
 
 
 def train_settings(section: dict, augment_default: bool) -> TrainSettings:

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from .io import DataError
-from .methods import ProxyPlan, get_method
 from .paths import job_pattern
 
 # the benchmark files of the jobs the report costs, from the same templates the rules write them by
@@ -76,16 +75,14 @@ def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def signal_bytes(proxy_root: str | os.PathLike, methods: dict[str, dict], plan: ProxyPlan,
-                 seeds: list[int]) -> pd.DataFrame:
-    """Bytes on disk of the proxy outputs each method reads (its `proxy_files`), per seed.
+def signal_bytes(proxy_root: str | os.PathLike, methods: dict[str, list[str]], seeds: list[int]) -> pd.DataFrame:
+    """Bytes on disk of the proxy outputs each method reads, per seed.
 
-    methods: {name: parameters}. A method that reads no proxy output has 0 bytes; a file that is
-    missing leaves that seed's value NaN (not measured), never 0.
+    methods: {name: the proxy files it reads (Method.proxy_files)}. A method that reads no proxy output has
+    0 bytes; a file that is missing leaves that seed's value NaN (not measured), never 0.
     """
     rows = []
-    for name, params in methods.items():
-        files = get_method(name).proxy_files(params, plan)
+    for name, files in methods.items():
         for seed in seeds:
             paths = [Path(proxy_root) / f"seed{seed}" / f for f in files]
             total = sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths) else math.nan
@@ -97,22 +94,22 @@ COST_COLUMNS = ["proxy_wall_s", "score_wall_s", "select_wall_s", "selection_wall
                 "selection_peak_mb", "signal_bytes", "target_wall_s", "target_cpu_s", "target_peak_mb"]
 
 
-def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: list[str], fractions: int = 1) -> pd.DataFrame:
-    """Per method (rows, in `methods` order), measured means over seeds (and archs):
+def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: dict[str, int]) -> pd.DataFrame:
+    """Per method (rows, in `methods` order; values: the subsets one select or train_target job of the method
+    writes, 1 for a full-only method), measured means over seeds (and archs):
 
     proxy_wall_s     the proxy training runs the method reads (the main run, plus the repeats it
                      averages over), counted whole (0 for methods that read no proxy output);
     score_wall_s     the method's `score` job, per seed;
-    select_wall_s    one fraction's share of the method's `select` job (which selects all `fractions`
-                     of a seed; a full-only method has one), per seed;
+    select_wall_s    one fraction's share of the method's `select` job (which selects every fraction
+                     of a seed), per seed;
     selection_*      proxy (if read) + score + one select share: wall and CPU seconds, peak resident
                      memory (MB);
     signal_bytes     size on disk of the proxy outputs the method reads;
     target_*         one training's share of a `train_target` job (which trains every fraction of a
                      method, seed and architecture): wall, CPU seconds; peak memory of the job.
     """
-    runs = {m: 1 if get_method(m).full_only else fractions for m in methods}  # trainings (subsets) per job
-    bench = bench.assign(share=[runs.get(m, 1) if r in ("select", "train_target") else 1
+    bench = bench.assign(share=[methods.get(m, 1) if r in ("select", "train_target") else 1
                                 for r, m in zip(bench["rule"], bench["method"])])
     bench = bench.assign(wall_s=bench["wall_s"] / bench["share"], cpu_s=bench["cpu_s"] / bench["share"])
     def per_seed(rule: str, column: str, how: str = "mean") -> pd.Series:

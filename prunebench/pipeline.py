@@ -119,8 +119,9 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
 
 
 def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, seed: int,
-          out: str | os.PathLike, data_dir=None, device: str = "auto") -> None:
-    """Score every pool sample with `method`; the table keeps the method's own score semantics."""
+          out: str | os.PathLike, data_dir=None, device: str = "auto", label: str | None = None) -> None:
+    """Score every pool sample with registered `method`; the table keeps the method's own score semantics.
+    `label`: the config's name for this entry (a variant's), which its subsets and results carry."""
     spec = get_method(method)
     signals = Signals(_read_split(split_path), proxy_dir, data_dir, device)
     scored = spec.score(signals, params, seed, plan)
@@ -134,11 +135,17 @@ def score(method: str, params: dict, plan: ProxyPlan, split_path, proxy_dir, see
         columns[name] = values
     table = pa.table({"index": pa.array(signals.index, pa.int64()), "label": pa.array(signals.labels, pa.int64()),
                       **{name: pa.array(values, pa.float64()) for name, values in columns.items()}})
-    write_table(table, out, {"method": method, "params": params, "seed": seed, "signals": list(spec.signals),
-                             "keep": params["keep"], "balanced": params["balanced"]})
+    write_table(table, out, {"method": label or method, "base_method": method, "params": params, "seed": seed,
+                             "signals": list(spec.signals), "keep": params["keep"], "balanced": params["balanced"]})
     scores = columns["score"]
-    log.info("%s seed %d: scored %d samples (min %.4g, max %.4g)", method, seed, len(scores), scores.min(),
+    log.info("%s seed %d: scored %d samples (min %.4g, max %.4g)", label or method, seed, len(scores), scores.min(),
              scores.max())
+
+
+def scored_method(meta: dict):
+    """The registered method a score table's metadata names (a variant's label is in `method`, its method in
+    `base_method`, which score tables from before variants lack)."""
+    return get_method(meta.get("base_method", meta["method"]))
 
 
 def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None, proxy_dir=None) -> None:
@@ -150,7 +157,7 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     table = read_table(scores_path, required=("index", "label", "score"))
     meta = table_metadata(table, scores_path, ("method", "keep", "balanced", "seed", "params"))
     check_scores(table, scores_path)
-    method = get_method(meta["method"])
+    method = scored_method(meta)
     columns = {name: table.column(name).to_numpy() for name in table.column_names}
     index, labels = columns["index"], columns["label"]
     weights = None
@@ -304,7 +311,7 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
            proxy_dir: str | os.PathLike | None = None) -> None:
     """Tables, figures, index.html and summary.md from the results, the rules' benchmark files
     (train_proxy, score, select, train_target), the subset and split Parquets, and the proxy outputs' sizes."""
-    from .config import method_params, proxy_plan
+    from .config import method_labels, method_params, method_spec, proxy_plan
     from .costs import benchmark_table, cost_table, signal_bytes
     from .report import report_fraction, write_report
     from .subset_stats import gather_subsets
@@ -312,9 +319,11 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
     frame = read_table(results_path).to_pandas()
     costs = None
     if benchmarks:
-        params = {m: method_params(config, m) for m in config["methods"]}
-        signals = signal_bytes(proxy_dir, params, proxy_plan(config), config["seeds"])
-        costs = cost_table(benchmark_table(benchmarks), signals, config["methods"], len(config["fractions"]))
+        plan, labels = proxy_plan(config), method_labels(config)
+        files = {m: method_spec(config, m).proxy_files(method_params(config, m), plan) for m in labels}
+        signals = signal_bytes(proxy_dir, files, config["seeds"])
+        subsets = {m: 1 if method_spec(config, m).full_only else len(config["fractions"]) for m in labels}
+        costs = cost_table(benchmark_table(benchmarks), signals, subsets)
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budgets import total_budget
-from .config import method_params, proxy_plan, train_settings
+from .config import method_labels, method_params, method_spec, proxy_plan, train_settings
 from .datasets import get_dataset
-from .methods import get_method
 from .paths import results_dir
 
 
@@ -87,10 +86,10 @@ def make_plan(cfg: dict) -> Plan:
     used = min(train, cfg["split"]["max_samples"] or train)
     query = total_budget(used, cfg["split"]["query_fraction"])
     pool = used - query
-    seeds, archs, methods = len(cfg["seeds"]), cfg["target"]["archs"], cfg["methods"]
+    seeds, archs, methods = len(cfg["seeds"]), cfg["target"]["archs"], method_labels(cfg)
     plan = proxy_plan(cfg)
-    full_only = [m for m in methods if get_method(m).full_only]
-    files = {f for m in methods for f in get_method(m).proxy_files(method_params(cfg, m), plan)}
+    full_only = [m for m in methods if method_spec(cfg, m).full_only]
+    files = {f for m in methods for f in method_spec(cfg, m).proxy_files(method_params(cfg, m), plan)}
     repeats = sorted({int(r) for f in files for r in re.findall(r"(?:^|/)repeat(\d+)/", f)})
     proxies = seeds if files else 0
     jobs = {"prepare_data": 1, "make_split": seeds, "train_proxy": proxies, "train_proxy_repeat": seeds * len(repeats),
@@ -114,7 +113,7 @@ def make_plan(cfg: dict) -> Plan:
     every = cfg["target"].get("eval_every")
     sizes: dict[int, int] = {}
     for method in methods:
-        for fraction in [1.0] if get_method(method).full_only else cfg["fractions"]:
+        for fraction in [1.0] if method_spec(cfg, method).full_only else cfg["fractions"]:
             k = total_budget(pool, fraction)
             sizes[k] = sizes.get(k, 0) + seeds
     for arch in archs:

@@ -3,9 +3,9 @@ import os
 import re
 import sys
 
-from prunebench.config import ConfigError, method_params, proxy_plan, validate_config
+from prunebench.config import ConfigError, method_labels, method_params, method_spec, proxy_plan, validate_config
 from prunebench.datasets import get_dataset
-from prunebench.methods import REGISTRY, get_method
+from prunebench.methods import REGISTRY
 from prunebench.models import ARCHS
 from prunebench import paths, plugins
 from prunebench.pipeline import step_code
@@ -43,11 +43,13 @@ SPLIT = split_params(CFG["split"])  # what makes the split (the query-selection 
 # a fraction's label in paths is its repr: float(label) gives back the exact value
 FRACTION_LABELS = [repr(float(f)) for f in CFG["fractions"]]
 REPORT_HTML = f"{OUT}/report/index.html"
+# what a {method} wildcard may be: a registry name or a configured variant's label
+METHODS = list(dict.fromkeys([*REGISTRY, *method_labels(CFG)]))
 
 
 wildcard_constraints:
     seed=r"\d+",
-    method="|".join(map(re.escape, REGISTRY)),
+    method="|".join(map(re.escape, METHODS)),
     fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
     arch="|".join(map(re.escape, ARCHS)),
     repeat=r"[1-9]\d*",
@@ -58,25 +60,27 @@ def code(step, per_method=False, parts=(), arch=None):
     rule. Per method, only that method's modules count (and the step's own), not the other methods'; `parts`:
     the dataset entry the step uses, `arch` the architecture it trains (a plugin's code counts too)."""
     if per_method:
-        return lambda wildcards: step_code(step, wildcards.method, method_params(CFG, wildcards.method))
+        return lambda wildcards: step_code(
+            step, method_spec(CFG, wildcards.method).name, method_params(CFG, wildcards.method)
+        )
     return step_code(step, parts=parts, arch=arch)
 
 
 def score_gpus(wildcards):
     """A GPU for the score jobs of methods that run the proxy model (DeepFool, SloCurv, BoundarySet-CCS, GraNd's
     full form): those that read its weights. On a machine without one the job runs on the CPU all the same."""
-    method = get_method(wildcards.method)
+    method = method_spec(CFG, wildcards.method)
     return int(method.needs_images(method_params(CFG, wildcards.method), PLAN))
 
 
 def method_fractions(method):
-    return ["1.0"] if get_method(method).full_only else FRACTION_LABELS
+    return ["1.0"] if method_spec(CFG, method).full_only else FRACTION_LABELS
 
 
 # select and train_target run every fraction of a method in one job; full-only methods have one
 # (rules select_full, train_target_full), so the two rules split the methods by these patterns
-FULL_METHODS = "|".join(name for name, m in REGISTRY.items() if m.full_only)
-SUBSET_METHODS = "|".join(name for name, m in REGISTRY.items() if not m.full_only)
+FULL_METHODS = "|".join(m for m in METHODS if method_spec(CFG, m).full_only)
+SUBSET_METHODS = "|".join(m for m in METHODS if not method_spec(CFG, m).full_only)
 
 
 def subset_files(method, seed):
@@ -87,7 +91,7 @@ def target_results():
     return [
         f"{OUT}/targets/{arch}/{method}/{fraction}/seed{seed}.json"
         for arch in CFG["target"]["archs"]
-        for method in CFG["methods"]
+        for method in method_labels(CFG)
         for fraction in method_fractions(method)
         for seed in CFG["seeds"]
     ]
@@ -99,7 +103,7 @@ def proxy_dir(wildcards):
 
 def proxy_inputs(wildcards):
     """The split, plus only the proxy outputs this method reads (none for label-only methods)."""
-    method = get_method(wildcards.method)
+    method = method_spec(CFG, wildcards.method)
     params = method_params(CFG, wildcards.method)
     files = method.proxy_files(params, PLAN)
     inputs = {
@@ -114,7 +118,7 @@ def proxy_inputs(wildcards):
 def select_inputs(wildcards):
     """The score table; a sampler that reads signals at selection time also gets the proxy's outputs."""
     inputs = {"scores": f"{OUT}/scores/{wildcards.method}/seed{wildcards.seed}.parquet"}
-    if get_method(wildcards.method).subset_reads_signals:
+    if method_spec(CFG, wildcards.method).subset_reads_signals:
         inputs.update(proxy_inputs(wildcards))
     return inputs
 
@@ -124,12 +128,14 @@ def select_inputs(wildcards):
 
 def subset_jobs():
     """(method, fraction label, seed) of every configured subset."""
-    return [(m, f, s) for m in CFG["methods"] for f in method_fractions(m) for s in CFG["seeds"]]
+    return [(m, f, s) for m in method_labels(CFG) for f in method_fractions(m) for s in CFG["seeds"]]
 
 
 def proxy_file_names():
     """Names (below proxy/seed<N>/) of the proxy outputs the configured methods read."""
-    return sorted({n for m in CFG["methods"] for n in get_method(m).proxy_files(method_params(CFG, m), PLAN)})
+    return sorted(
+        {n for m in method_labels(CFG) for n in method_spec(CFG, m).proxy_files(method_params(CFG, m), PLAN)}
+    )
 
 
 def proxy_outputs():

@@ -13,6 +13,7 @@ rule score:
         gpu=score_gpus,  # methods that run the proxy model; the profiles give the training rules theirs
     params:
         code=code("score", per_method=True),
+        method=lambda wildcards: method_spec(CFG, wildcards.method).name,
         method_params=lambda wildcards: method_params(CFG, wildcards.method),
         plan=PLAN,
         proxy_dir=proxy_dir,

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from conftest import REPO, SMOKE, snakemake
 
-from prunebench.config import ConfigError, validate_config
+from prunebench.config import ConfigError, method_params, method_spec, validate_config
 from prunebench.io import write_table
 from prunebench.plugins import VARIABLE, load_plugins
 
@@ -64,6 +64,16 @@ def test_a_plugin_method_marked_difficulty_is_a_difficulty_score_for_ccs(plugin_
     assert validate_config(config)["method_params"]["ccs"]["score"] == "loss_slope"
     with pytest.raises(ConfigError, match=r"^config: method_params.ccs: score='random' must be one of 'cld', "):
         validate_config(config_with(methods=["ccs"], method_params={"ccs": {"score": "random"}}))
+
+
+def test_a_variant_of_a_plugin_method_gets_its_checks(plugin_folder, monkeypatch):
+    monkeypatch.chdir(plugin_folder)
+    variant = {"name": "slope_relative", "method": "loss_slope", "params": {"scale": "relative"}}
+    cfg = validate_config(config_with(methods=["loss_slope", variant]))
+    assert method_params(cfg, "slope_relative")["scale"] == "relative"
+    assert method_spec(cfg, "slope_relative").name == "loss_slope"
+    with pytest.raises(ConfigError, match=r"^config: methods.slope_bad: loss_slope: epochs=9 must be an integer in"):
+        validate_config(config_with(methods=[{"name": "slope_bad", "method": "loss_slope", "params": {"epochs": 9}}]))
 
 
 def test_a_plugin_whose_own_import_is_missing_shows_that_error_in_full(tmp_path, monkeypatch):
