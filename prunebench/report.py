@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 import os
 import platform
@@ -27,7 +28,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import yaml  # noqa: E402
+from scipy import stats as scipy_stats  # noqa: E402
 
+from .config import method_labels, variants  # noqa: E402
 from .io import atomic_path  # noqa: E402
 from .paths import ARCH_FIGURES, NOISE_FIGURE, SUBSET_FIGURES, figure_files  # noqa: E402, F401 (figure_files: API)
 from .subset_stats import SubsetStats  # noqa: E402
@@ -57,6 +60,17 @@ def _percent(fraction: float) -> str:
 def _method_order(frame_methods, config_methods) -> list[str]:
     present = list(dict.fromkeys(frame_methods))
     return [m for m in config_methods if m in present] + sorted(m for m in present if m not in config_methods)
+
+
+def method_groups(config: dict) -> tuple[list[str], dict[str, str]]:
+    """The configured labels with each method's variants right after it (the method itself first), and each
+    variant's base method."""
+    bases = {label: entry["method"] for label, entry in variants(config).items()}
+    labels = method_labels(config)
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        groups.setdefault(bases.get(label, label), []).append(label)
+    return [m for base, members in groups.items() for m in sorted(members, key=lambda m: m != base)], bases
 
 
 def accuracy_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -121,31 +135,67 @@ def summary_table(frame: pd.DataFrame, methods: list[str] | None = None) -> Tabl
     return Table(cells, best)
 
 
-def paired_random_gap(frame: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy minus random's (percentage points), per method, fraction and seed, paired by seed.
+CONFIDENCE = 0.95  # of the paired t intervals over seeds
 
-    Rows exist only where random ran at that fraction and seed; `full` and random itself are left out.
-    """
+
+def paired_gaps(frame: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    """Accuracy of `method` minus its `reference`'s (percentage points), per pair, fraction and seed, paired
+    by seed: rows only where both ran at that fraction and seed."""
     acc = frame[["method", "fraction", "seed", "test_accuracy"]]
-    random = acc[acc["method"] == RANDOM].rename(columns={"test_accuracy": "random"}).drop(columns="method")
-    others = acc[~acc["method"].isin([RANDOM, FULL])]
-    paired = others.merge(random, on=["fraction", "seed"], how="inner")
-    return paired.assign(gap=100 * (paired["test_accuracy"] - paired["random"]))[
-        ["method", "fraction", "seed", "gap"]]
+    parts = []
+    for method, reference in pairs:
+        both = acc[acc["method"] == method].merge(acc[acc["method"] == reference], on=["fraction", "seed"],
+                                                   suffixes=("", "_ref"))
+        parts.append(pd.DataFrame({"method": method, "reference": reference, "fraction": both["fraction"],
+                                   "seed": both["seed"], "gap": 100 * (both["test_accuracy"] -
+                                                                       both["test_accuracy_ref"])}))
+    columns = ["method", "reference", "fraction", "seed", "gap"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
-def relative_table(frame: pd.DataFrame, methods: list[str]) -> Table:
-    """Mean (over seeds) points above random per method × fraction; '–' where random or the method is missing."""
-    gap = paired_random_gap(frame)
-    order = [m for m in _method_order(frame["method"], methods) if m not in (RANDOM, FULL)]
-    fractions = sorted(frame.loc[frame["method"] != FULL, "fraction"].unique())
-    cells = pd.DataFrame(MISSING, index=pd.Index(order, name="method"), columns=[_percent(f) for f in fractions])
-    means = pd.DataFrame(np.nan, index=order, columns=cells.columns)
-    for (method, fraction), value in gap.groupby(["method", "fraction"])["gap"].mean().items():
-        cells.loc[method, _percent(fraction)] = f"{value:+.2f}"
-        means.loc[method, _percent(fraction)] = round(value, 2)
-    best = means.eq(means.max(axis=0), axis=1) & means.notna()
-    return Table(cells, best)
+def comparisons(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) -> pd.DataFrame:
+    """Each method against random, and each variant against its base method, at every fraction: the mean
+    paired gap over seeds (points), its paired t interval at CONFIDENCE (NaN with one seed) and whether the
+    interval holds 0 (the gap is within seed noise)."""
+    pairs = []
+    for method in _method_order(frame["method"], methods):
+        if method not in (RANDOM, FULL):
+            pairs.append((method, RANDOM))
+        if bases.get(method, method) != method:
+            pairs.append((method, bases[method]))
+    rows = []
+    for (method, reference, fraction), gap in paired_gaps(frame, pairs).groupby(
+            ["method", "reference", "fraction"], sort=False)["gap"]:
+        n, mean = len(gap), gap.mean()
+        half = (scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * gap.std() / math.sqrt(n)) if n > 1 else math.nan
+        rows.append({"method": method, "reference": reference, "fraction": fraction, "seeds": n, "gap": mean,
+                     "low": mean - half, "high": mean + half, "noise": bool(n > 1 and mean - half <= 0 <= mean + half)})
+    return pd.DataFrame(rows, columns=["method", "reference", "fraction", "seeds", "gap", "low", "high", "noise"])
+
+
+def comparison_table(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) -> Table:
+    """Rows 'method − reference', columns fractions: mean gap [interval]; bold where the interval excludes 0,
+    '(noise)' where it holds 0; with one seed the mean alone and '(1 seed)'; '–' where either did not run."""
+    found = comparisons(frame, methods, bases)
+    rows = list(dict.fromkeys(f"{m} − {r}" for m, r in zip(found["method"], found["reference"])))
+    fractions = sorted(found["fraction"].unique())
+    cells = pd.DataFrame(MISSING, index=pd.Index(rows, name="comparison"), columns=[_percent(f) for f in fractions])
+    best = pd.DataFrame(False, index=cells.index, columns=cells.columns)
+    for row in found.itertuples():
+        where = (f"{row.method} − {row.reference}", _percent(row.fraction))
+        if row.seeds < 2:
+            cells.loc[where] = f"{row.gap:+.2f} (1 seed)"
+        else:
+            cells.loc[where] = f"{row.gap:+.2f} [{row.low:+.2f}, {row.high:+.2f}]" + (" (noise)" if row.noise else "")
+            best.loc[where] = not row.noise
+    return Table(cells, best, index_name="comparison")
+
+
+def paired_random_gap(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy minus random's (percentage points), per method, fraction and seed, paired by seed (see
+    `paired_gaps`); `full` and random itself are left out."""
+    others = [m for m in dict.fromkeys(frame["method"]) if m not in (RANDOM, FULL)]
+    return paired_gaps(frame, [(m, RANDOM) for m in others]).drop(columns="reference")
 
 
 def rank_matrix(frame: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -516,7 +566,8 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
     """
     folder = Path(folder)
     sns.set_theme(style="whitegrid", context="notebook")
-    methods = _method_order(frame["method"], config["methods"])
+    grouped, bases = method_groups(config)
+    methods = _method_order(frame["method"], grouped)
     palette = _palette([m for m in methods if m != FULL])
     fraction = report_fraction(config)
     tolerance = float((config.get("report") or {}).get("tolerance", 1.0))
@@ -542,6 +593,11 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
                 f"fractions {', '.join(_percent(f) for f in fractions) or 'none'}; "
                 f"seeds {', '.join(map(str, seeds)) or 'none'}; devices {', '.join(devices) or 'unknown'}.")
     md_parts.append(f"# prunebench report: {dataset}\n\n{run_line}\n")
+    variant_line = "; ".join(f"{label} is {entry['method']} with {json.dumps(entry.get('params') or {})}"
+                             for label, entry in variants(config).items())
+    if variant_line:
+        variant_line = f"Variants (listed right after their method): {variant_line}."
+        md_parts.append(variant_line + "\n")
 
     for arch in config["target"]["archs"]:
         part = frame[frame["arch"] == arch]
@@ -564,9 +620,16 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
                       "final-epoch table above is the unbiased number.")
         add_figure(accuracy_figure(part, arch, palette), f"accuracy_vs_fraction_{arch}", "Accuracy against fraction",
                    "Final-epoch test accuracy, ±1 std band over seeds; dashed: full data (band ±1 std).")
-        add_table(relative_table(part, methods), "Points above random",
-                  "Mean over seeds of (method − random) at the same fraction and seed; – where random or the "
-                  "method did not run.")
+        one_seed = part["seed"].nunique() < 2
+        add_table(comparison_table(part, methods, bases), "Paired gaps: each method against random, each variant "
+                  "against its method (points)",
+                  "Mean over seeds of (method − reference) test accuracy at the same fraction, architecture and "
+                  f"seed, with its {100 * CONFIDENCE:g}% paired t confidence interval over seeds [low, high] (the "
+                  "per-seed gaps' mean ± t(n−1) · std / √n, scipy.stats); bold: the interval excludes 0, a real "
+                  "difference at these seeds; (noise): the interval holds 0, the gap is within seed noise; – where "
+                  "either did not run."
+                  + (" With one seed there is no interval: run more seeds to tell a real gap from seed noise."
+                     if one_seed else ""))
         add_figure(relative_figure(part, arch, palette), f"relative_to_random_{arch}", "Accuracy relative to random",
                    "Paired by seed; the band is ±1 std of the per-seed gap. Missing random means no point.")
         add_figure(rank_figure(part, arch, methods), f"rank_heatmap_{arch}", "Rank per fraction",
@@ -641,6 +704,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
 <style>{CSS}</style></head><body>
 <h1>prunebench report: {html.escape(dataset)}</h1>
 <p>{html.escape(run_line)}</p>
+{f"<p>{html.escape(variant_line)}</p>" if variant_line else ""}
 <nav>{nav}<a href='#budget'>data needed</a><a href='#costs'>cost</a><a href='#subsets'>subsets</a>
 <a href='#provenance'>provenance</a></nav>
 {''.join(html_parts)}

@@ -20,13 +20,15 @@ from prunebench.config import ConfigError, validate_config  # noqa: E402
 from prunebench.costs import cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
 from prunebench.io import write_table  # noqa: E402
 from prunebench.report import (  # noqa: E402
+    comparison_table,
     figure_files,
+    method_groups,
     pareto_front,
     rank_matrix,
-    relative_table,
     report_fraction,
     summary_table,
     within_table,
+    write_report,
 )
 from prunebench.subset_stats import gather_subsets, jaccard  # noqa: E402
 
@@ -54,9 +56,10 @@ def test_missing_cells_are_shown_missing_never_zero():
     assert table.best.loc["cld", "10%"] and table.best.loc["cld", "50%"] and not table.best["100%"].any()
     assert "**59.00 ± 1.41**" in table.markdown() and "<strong>59.00 ± 1.41</strong>" in table.html()
 
-    relative = relative_table(GAPPY, ["random", "cld", "el2n"]).cells
-    assert relative.loc["cld", "10%"] == "+8.00"
-    assert relative.loc["cld", "50%"] == "–" and relative.loc["el2n", "50%"] == "–"  # no random there: missing
+    relative = comparison_table(GAPPY, ["random", "cld", "el2n"], {}).cells
+    assert relative.loc["cld − random", "10%"].startswith("+8.00 [")
+    assert relative.loc["cld − random", "50%"] == "–"  # no random there: missing
+    assert "el2n − random" not in relative.index  # never paired with random
 
     ranks = rank_matrix(GAPPY, ["random", "cld", "el2n"])
     assert ranks.loc["cld", "10%"] == 1 and ranks.loc["random", "10%"] == 2 and math.isnan(ranks.loc["el2n", "10%"])
@@ -66,6 +69,48 @@ def test_missing_cells_are_shown_missing_never_zero():
     assert within.loc["random", "cnn"] == "> 10%"
     no_full = within_table(GAPPY[GAPPY["method"] != "full"], ["random", "cld"], 1.0).cells
     assert (no_full["cnn"] == "–").all()
+
+
+def planted_seeds(gaps: dict[str, list[float]], seeds=5, base=0.60, fraction=0.1):
+    """Results over `seeds` seeds where random scores `base` plus a per-seed wobble shared by every method
+    (the seed's luck), and each method random's accuracy plus its own per-seed gaps (in accuracy units)."""
+    luck = np.random.default_rng(0).normal(0, 0.02, seeds)
+    rows = [("cnn", "random", fraction, s, base + luck[s]) for s in range(seeds)]
+    rows += [("cnn", m, fraction, s, base + luck[s] + gap[s]) for m, gap in gaps.items() for s in range(seeds)]
+    return results(rows)
+
+
+def test_paired_gaps_mark_a_real_gap_significant_and_a_seed_noise_gap_within_noise(tmp_path):
+    # a real gain: +3 points at every seed, ±0.3; noise: gaps of ±1 point that average ~0
+    frame = planted_seeds({"cld": [0.031, 0.028, 0.033, 0.027, 0.030],
+                           "cld_first45": [0.032, 0.027, 0.029, 0.031, 0.028],
+                           "el2n": [0.010, -0.012, 0.008, -0.009, 0.004]})
+    config = {"methods": ["random", {"name": "cld_first45", "method": "cld", "params": {"epochs": [1, 45]}}, "el2n",
+                          "cld"]}
+    methods, bases = method_groups(config)
+    assert methods == ["random", "cld", "cld_first45", "el2n"] and bases == {"cld_first45": "cld"}
+    table = comparison_table(frame, methods, bases)
+    assert list(table.cells.index) == ["cld − random", "cld_first45 − random", "cld_first45 − cld", "el2n − random"]
+    real, noise = table.cells.loc["cld − random", "10%"], table.cells.loc["el2n − random", "10%"]
+    assert real.startswith("+2.98 [") and "(noise)" not in real and table.best.loc["cld − random", "10%"]
+    assert noise.startswith("+0.02 [-") and noise.endswith("(noise)") and not table.best.loc["el2n − random", "10%"]
+    # the variant against its method: no real difference
+    assert table.cells.loc["cld_first45 − cld", "10%"].endswith("(noise)")
+    # the interval is the paired t interval over the 5 seeds
+    low, high = (float(v) for v in real.split("[")[1].split("]")[0].split(","))
+    gaps = 100 * np.array([0.031, 0.028, 0.033, 0.027, 0.030])
+    half = 2.7764451051977987 * gaps.std(ddof=1) / np.sqrt(5)  # t(0.975, 4)
+    assert abs(low - (gaps.mean() - half)) < 0.006 and abs(high - (gaps.mean() + half)) < 0.006
+
+
+def test_one_seed_gives_gaps_without_an_interval_and_the_page_says_so(tmp_path):
+    frame = planted_seeds({"cld": [0.03]}, seeds=1)
+    table = comparison_table(frame, ["random", "cld"], {})
+    assert table.cells.loc["cld − random", "10%"] == "+3.00 (1 seed)" and not table.best.any().any()
+    config = {"dataset": {"name": "d"}, "methods": ["random", "cld"], "fractions": [0.1], "split": {"label_noise": 0},
+              "target": {"archs": ["cnn"]}}
+    page = write_report(frame.assign(test_accuracy_best=np.nan), tmp_path, config).read_text()
+    assert "With one seed there is no interval" in page and "95% paired t confidence interval" in page
 
 
 def test_benchmark_files_parse_like_snakemakes(tmp_path):
@@ -104,7 +149,7 @@ def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
                             {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"},
                             {"method": "grand", "seed": 0, "signal_bytes": 1e6,
                              "files": "snapshot_epoch2.parquet repeat1/snapshot_epoch2.parquet"}])
-    costs = cost_table(bench, signals, ["random", "cld", "el2n", "grand"], fractions=2)
+    costs = cost_table(bench, signals, {"random": 2, "cld": 2, "el2n": 2, "grand": 2})  # subsets per job
     assert costs.loc["grand", "proxy_wall_s"] == 150 and costs.loc["grand", "selection_wall_s"] == 155
     assert costs.loc["grand", "selection_peak_mb"] == 950  # the repeat it reads counts
     assert costs.loc["cld", "selection_wall_s"] == 100 + 2 + 2  # proxy + score + one fraction's share of select
