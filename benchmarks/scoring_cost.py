@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 from prunebench import pipeline
-from prunebench.config import load_config, method_params, proxy_plan
-from prunebench.methods import get_method
+from prunebench.config import load_config, method_labels, method_params, method_spec, proxy_plan
 
 
 def proxy_train_seconds(log: Path) -> float:
@@ -55,15 +54,15 @@ def main() -> None:
     print(f"proxy training: {train:.1f} s (seed {args.seed}); fractions {fractions}")
     print(f"{'method':<18}{'score s':>9}{'select s':>10}{'share':>8}{'jobs s':>9}  verdict (< 5% of proxy training)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in cfg["methods"]:
-            method = get_method(name)
+        for name in method_labels(cfg):
+            method = method_spec(cfg, name)
             if method.full_only:
                 continue
             params = method_params(cfg, name)
             scores = Path(tmp) / f"{name}.parquet"
             tick = time.perf_counter()
-            pipeline.score(name, params, plan, split, proxy, args.seed, scores, data_dir=out / "data",
-                           device=cfg["device"])
+            pipeline.score(method.name, params, plan, split, proxy, args.seed, scores, data_dir=out / "data",
+                           device=cfg["device"], label=name)
             scored = time.perf_counter() - tick
             tick = time.perf_counter()
             for fraction in fractions:
