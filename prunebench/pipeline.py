@@ -322,8 +322,8 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
         plan, labels = proxy_plan(config), method_labels(config)
         files = {m: method_spec(config, m).proxy_files(method_params(config, m), plan) for m in labels}
         signals = signal_bytes(proxy_dir, files, config["seeds"])
-        subsets = {m: 1 if method_spec(config, m).full_only else len(config["fractions"]) for m in labels}
-        costs = cost_table(benchmark_table(benchmarks), signals, subsets)
+        per_job = {m: 1 if method_spec(config, m).full_only else len(config["fractions"]) for m in labels}
+        costs = cost_table(benchmark_table(benchmarks), signals, per_job)
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 

@@ -178,7 +178,7 @@ def comparison_table(frame: pd.DataFrame, methods: list[str], bases: dict[str, s
     '(noise)' where it holds 0; with one seed the mean alone and '(1 seed)'; '–' where either did not run."""
     found = comparisons(frame, methods, bases)
     rows = list(dict.fromkeys(f"{m} − {r}" for m, r in zip(found["method"], found["reference"])))
-    fractions = sorted(found["fraction"].unique())
+    fractions = sorted(frame.loc[frame["method"] != FULL, "fraction"].unique())
     cells = pd.DataFrame(MISSING, index=pd.Index(rows, name="comparison"), columns=[_percent(f) for f in fractions])
     best = pd.DataFrame(False, index=cells.index, columns=cells.columns)
     for row in found.itertuples():
