@@ -133,9 +133,7 @@ def subset_jobs():
 
 def proxy_file_names():
     """Names (below proxy/seed<N>/) of the proxy outputs the configured methods read."""
-    return sorted(
-        {n for m in method_labels(CFG) for n in method_spec(CFG, m).proxy_files(method_params(CFG, m), PLAN)}
-    )
+    return sorted({n for m in method_labels(CFG) for n in method_spec(CFG, m).proxy_files(method_params(CFG, m), PLAN)})
 
 
 def proxy_outputs():
