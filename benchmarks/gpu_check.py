@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from prunebench.config import load_config, train_settings
+from prunebench.config import load_config
 from prunebench.datasets import ImageData
 from prunebench.proxy import train_proxy
+from prunebench.settings import train_settings
 from prunebench.target import train_target
 from prunebench.training import StreamData
 

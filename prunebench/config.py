@@ -21,7 +21,6 @@ from .methods import REGISTRY, Method, ProxyPlan, get_method
 from .methods.registry import base_score
 from .paths import results_dir
 from .plugins import PluginError, load_plugins
-from .settings import TrainSettings
 from .splits import budget_problem, split_problem, split_sizes
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
@@ -337,10 +336,3 @@ def method_params(cfg: dict, label: str) -> dict:
         params = {**params, "score": ref["method"], "score_params": {**(ref.get("params") or {}), **base[1]}}
     return params
 
-
-def train_settings(section: dict, augment_default: bool) -> TrainSettings:
-    """TrainSettings from the proxy or target section; augment None takes the dataset's default."""
-    values = dict(section)
-    if values.get("augment") is None:
-        values["augment"] = augment_default
-    return TrainSettings.from_dict(values)

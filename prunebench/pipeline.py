@@ -89,9 +89,9 @@ def train_proxy(data_dir, split_path, proxy: dict, seed: int, device: str, out_d
     snapshots (see prunebench.proxy). A checkpoint is kept after every epoch and
     removed once the outputs are written.
     """
-    from .config import train_settings
     from .proxy import train_proxy as run_proxy
     from .proxy import write_proxy_run
+    from .settings import train_settings
     from .training import resolve_device
 
     data, meta = open_cache(data_dir)
@@ -276,7 +276,7 @@ def _packed_worker() -> None:
 
 
 def _train_one(subset_path: str, out: str, common: list, data: tuple, split: pa.Table) -> None:
-    from .config import train_settings
+    from .settings import train_settings
     from .target import train_target as run_target
     from .training import resolve_device
 

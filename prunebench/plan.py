@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budgets import total_budget
-from .config import method_labels, method_params, method_spec, proxy_plan, train_settings
+from .config import method_labels, method_params, method_spec, proxy_plan
 from .datasets import get_dataset
 from .paths import results_dir
+from .settings import train_settings
 
 
 @dataclass

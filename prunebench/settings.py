@@ -43,3 +43,11 @@ class TrainSettings:
         values = asdict(self)
         values["milestones"] = list(values["milestones"])
         return values
+
+
+def train_settings(section: dict, augment_default: bool) -> TrainSettings:
+    """TrainSettings from the proxy or target section; augment None takes the dataset's default."""
+    values = dict(section)
+    if values.get("augment") is None:
+        values["augment"] = augment_default
+    return TrainSettings.from_dict(values)

@@ -2,6 +2,7 @@
 after editing one method's module (only that method's branch), a shared module (everything) or the
 report step (only the report)."""
 
+import inspect
 import os
 import re
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SNAKEMAKE, copy_repo
 
-from prunebench import codehash
+from prunebench import codehash, pipeline
 
 pytestmark = pytest.mark.pipeline
 
@@ -147,3 +148,11 @@ def test_a_method_digest_follows_only_its_declared_difficulty_score(monkeypatch)
     monkeypatch.setattr(codehash, "step_digest", lambda step, *parts: [p.name for p in parts])
     assert pipeline.step_code("score", "grand", {"form": "full"}) == ["grand"]
     assert pipeline.step_code("score", "ccs", {"score": "el2n"}) == ["ccs", "el2n"]
+
+
+def test_the_trainings_code_leaves_out_config_validation():
+    """Editing how a config is checked (prunebench/config.py) must not retrain every proxy and target: the
+    training steps read their settings through prunebench.settings, not the config module."""
+    for step in (pipeline.train_proxy, pipeline.train_targets):
+        files = {p.name for p in codehash.module_files([(inspect.getsourcefile(step), step.__name__)])}
+        assert {"training.py", "settings.py"} <= files and "config.py" not in files
