@@ -129,7 +129,9 @@ def _method_scalars(name: str, values):
     spec = REGISTRY.get(name)
     if spec is None or not isinstance(values, dict):
         return values
-    out = {k: _scalar(v, {"boolean"} if k == "balanced" else _param_types(spec.parameters.get(k)))
+    # a list (CLD's epochs: [first, last]) holds numbers: its items are read as YAML 1.2 scalars
+    out = {k: [_scalar(x, {"integer", "number", "boolean", "null"}) for x in v] if isinstance(v, list) else
+           _scalar(v, {"boolean"} if k == "balanced" else _param_types(spec.parameters.get(k)))
            for k, v in values.items()}
     base = base_score(spec, spec.params(out))
     if base is not None and "score_params" in out:

@@ -56,8 +56,8 @@ def test_a_variant_takes_its_own_params_over_the_method_defaults_not_the_methods
 
 def test_a_variants_params_from_the_command_line_are_read_by_the_methods_types():
     """Snakemake's --config passes numbers inside mappings as strings."""
-    cfg = validate_config(config({"name": "cld_x", "method": "cld", "params": {"stride": "2"}}))
-    assert method_params(cfg, "cld_x")["stride"] == 2
+    cfg = validate_config(config({"name": "cld_x", "method": "cld", "params": {"stride": "2", "epochs": ["1", "7"]}}))
+    assert method_params(cfg, "cld_x")["stride"] == 2 and method_params(cfg, "cld_x")["epochs"] == [1, 7]
 
 
 def test_a_difficulty_score_may_name_a_variant():
