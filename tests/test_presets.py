@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import PRESETS, REPO, preset_files, snakemake
 
-from prunebench.config import load_config
+from prunebench.config import load_config, method_labels, method_params, method_spec
 from prunebench.methods import REGISTRY, get_method
 from prunebench.paths import results_dir
 
@@ -81,6 +81,12 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
     dataset, proxy, target = cfg["dataset"], cfg["proxy"], cfg["target"]
     assert (dataset["name"], dataset["store_size"], dataset["crop_size"]) == ("imagenet", 256, 224)
     assert cfg["split"]["query_fraction"] == 0.01 and len(cfg["seeds"]) == 5 and "cld" in cfg["methods"]
+    # CLD's ablations beside CLD: early checkpoints, subsampled trajectories (Fig. 5a), CCS on CLD (Fig. 5b)
+    ablations = {m: method_params(cfg, m) for m in method_labels(cfg) if m != "cld" and "cld" in m}
+    assert {m: (p.get("epochs"), p.get("stride"), p.get("score")) for m, p in ablations.items()} == {
+        "cld_first55": ([1, 55], 1, None), "cld_first82": ([1, 82], 1, None), "cld_stride2": (None, 2, None),
+        "cld_stride3": (None, 3, None), "ccs_cld": (None, None, "cld")}
+    assert round(55 / 164 * 90) == 30 and round(82 / 164 * 90) == 45  # the paper's first 30 and 45 of 90
     assert (min(cfg["fractions"]), max(cfg["fractions"])) == (0.001, 0.95)
     for section in (proxy, target):
         assert (section["epochs"], section["schedule"], section["milestones"], section["gamma"]) == \
@@ -103,9 +109,9 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     done = snakemake(tmp_path, "--configfile", *preset_files(name), "-n")
     stats = done.stdout.split("Job stats:")[-1]
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-    full = sum(get_method(m).full_only for m in cfg["methods"])
+    full = sum(method_spec(cfg, m).full_only for m in method_labels(cfg))
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == len(cfg["seeds"])
-    averaged = {"el2n", "grand"} & set(cfg["methods"])  # the methods that read the repeated proxy runs
+    averaged = {"el2n", "grand"} & {method_spec(cfg, m).name for m in method_labels(cfg)}  # they read the repeats
     assert jobs.get("train_proxy_repeat", 0) == len(cfg["seeds"]) * (cfg["proxy"]["repeats"] - 1) * bool(averaged)
     # one job per method, seed (and architecture) selects, and trains on, every fraction
     per_arch = len(cfg["seeds"]) * len(cfg["target"]["archs"])

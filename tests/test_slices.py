@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, preset_files, snakemake
 
-from prunebench.config import load_config
+from prunebench.config import load_config, method_labels, variants
 from prunebench.paths import results_dir
 
 pytestmark = pytest.mark.pipeline
@@ -29,12 +29,12 @@ def assert_every_cell_filled(results, cfg):
     seeds = len(cfg["seeds"])
     for arch in cfg["target"]["archs"]:
         rows = table[table["arch"] == arch].set_index(["method", "fraction"])
-        for method in cfg["methods"]:
+        for method in method_labels(cfg):
             for fraction in [1.0] if method == "full" else cfg["fractions"]:
                 cell = rows.loc[(method, fraction)]
                 assert cell["seeds"] == seeds and np.isfinite(cell["mean"]), (arch, method, fraction)
     summary = (results / "report" / "summary.md").read_text()
-    assert all(f"| {method} |" in summary for method in cfg["methods"])
+    assert all(f"| {method} |" in summary for method in method_labels(cfg))
 
 
 def test_cld_slice_fills_every_cell_of_clds_comparison(tmp_path):
@@ -91,3 +91,24 @@ def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
     share = {m: noisy.loc[pd.read_parquet(results / "subsets" / m / "0.1" / "seed0.parquet")["index"]].mean()
              for m in cfg["methods"]}
     assert share["el2n"] > share["random"] + 0.1, share
+
+
+@pytest.mark.usefixtures("user_files")  # the study's ImageNet folder
+def test_ablation_slice_runs_clds_variants_side_by_side(tmp_path):
+    cfg = slice_config("imagenet-cld")
+    study = load_config(REPO / "config.yaml", *preset_files("imagenet-cld"))
+
+    def ablations(c):  # which method each variant runs, and which of its parameters it changes
+        return {(entry["method"], tuple(sorted(entry.get("params", {})))) for entry in variants(c).values()}
+
+    assert ablations(cfg) == ablations(study) == {("cld", ("epochs",)), ("cld", ("stride",)), ("ccs", ("score",))}
+    results = run_slice(tmp_path, "imagenet-cld")
+    assert_every_cell_filled(results, cfg)
+    summary = (results / "report" / "summary.md").read_text()
+    rows = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| cld")]
+    assert rows[:3] == ["cld", "cld_first3", "cld_stride2"]  # each variant right after its method
+    assert "| cld_first3 − cld |" in summary and "| cld_stride2 − cld |" in summary  # and compared with it
+    scores = {m: pd.read_parquet(results / "scores" / m / "seed0.parquet")["score"].to_numpy()
+              for m in ("cld", "cld_first3", "cld_stride2")}
+    assert not np.allclose(scores["cld"], scores["cld_first3"])
+    assert not np.allclose(scores["cld"], scores["cld_stride2"])
