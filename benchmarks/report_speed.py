@@ -24,7 +24,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from prunebench import pipeline  # noqa: E402
+from prunebench import paths, pipeline  # noqa: E402
 from prunebench.config import ConfigError, method_params, proxy_plan, validate_config  # noqa: E402
 from prunebench.io import write_table  # noqa: E402
 from prunebench.methods import REGISTRY, get_method  # noqa: E402
@@ -55,13 +55,14 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
     methods = methods or list(REGISTRY)
     fractions = fractions or DEEPCORE_FRACTIONS
     seeds = seeds or [0]
+    proxy = "resnet18"  # every target trains on its subsets
     config = validate_config({"dataset": {"name": "cifar10"}, "seeds": seeds, "methods": methods,
                               "fractions": fractions, "split": {"label_noise": label_noise},
-                              "proxy": {"snapshot_epochs": [2]}, "target": {"archs": list(archs)}})
-    out = Path(root) / "results" / "cifar10"
+                              "proxy": {"archs": [proxy], "snapshot_epochs": [2]}, "target": {"archs": list(archs)}})
+    out = Path(root) / paths.results_dir(config)
     query = pool // 9
     total = pool + query
-    plan = proxy_plan(config)
+    plan = proxy_plan(config, proxy)
     benchmarks, subsets, splits, rows = [], [], [], []
     skill = {m: rng.uniform(-8, 4) for m in methods}
     for s in seeds:
@@ -71,19 +72,19 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
         noisy_labels = np.where(noisy, (labels + rng.integers(1, num_classes, total)) % num_classes, labels)
         split = pa.table({"index": np.arange(total, dtype=np.int64), "label": noisy_labels, "role": role,
                           "clean_label": labels, "noisy": noisy})
-        splits.append(out / "split" / f"seed{s}.parquet")
+        splits.append(out / paths.SPLIT.format(seed=s))
         write_table(split, splits[-1], {"seed": s, "num_classes": num_classes, "dataset": "cifar10"})
-        proxy_dir = out / "proxy" / f"seed{s}"
+        proxy_dir = out / paths.PROXY.format(proxy=proxy, seed=s)
         needed = {f for m in methods for f in get_method(m).proxy_files(method_params(config, m), plan)}
         for name in needed:
             (proxy_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (proxy_dir / name).write_bytes(b"\0" * int(rng.integers(10_000, 2_000_000)))
         if needed:
-            benchmarks.append(out / "benchmarks" / "train_proxy" / f"seed{s}.tsv")
+            benchmarks.append(out / paths.benchmark("train_proxy").format(proxy=proxy, seed=s))
             _bench(benchmarks[-1], rng.uniform(200, 400), 2500, rng)
         pool_labels = noisy_labels[:pool]
         for m in methods:
-            benchmarks.append(out / "benchmarks" / "score" / m / f"seed{s}.tsv")
+            benchmarks.append(out / paths.benchmark("score").format(proxy=proxy, method=m, seed=s))
             _bench(benchmarks[-1], rng.uniform(0.5, 60), rng.uniform(200, 3000), rng)
             full_only = get_method(m).full_only
             select_wall, target_wall = 0.0, dict.fromkeys(archs, 0.0)  # one job per method and seed (and arch)
@@ -95,7 +96,7 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
                 index = np.sort(rng.choice(pool, size=k, replace=False))
                 subset = pa.table({"index": index.astype(np.int64), "label": pool_labels[index].astype(np.int64),
                                    "weight": np.ones(k), "rank": np.arange(k, dtype=np.int64)})
-                subsets.append(out / "subsets" / m / label / f"seed{s}.parquet")
+                subsets.append(out / paths.SUBSET.format(proxy=proxy, method=m, fraction=label, seed=s))
                 write_table(subset, subsets[-1], {"method": m, "fraction": float(f), "seed": s, "k": k, "params": {}})
                 select_wall += rng.uniform(0.3, 2)
                 for arch in archs:
@@ -105,21 +106,22 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
                     rows.append({"dataset": "cifar10", "arch": arch, "method": m, "fraction": float(f), "seed": s,
                                  "k": k, "test_accuracy": acc, "test_accuracy_best": min(1.0, acc + 0.004),
                                  "best_epoch": 200, "test_loss": 1 - acc, "epochs": 200, "steps": 200 * k // 128,
-                                 "budget": "epochs", "weighted": False, "wall_seconds": wall, "proxy_arch": "resnet18",
+                                 "budget": "epochs", "weighted": False, "wall_seconds": wall, "proxy_arch": proxy,
                                  "device": "cuda:0", "per_class_accuracy": list(rng.uniform(acc - .05, acc + .05,
                                                                                              num_classes))})
                     target_wall[arch] += wall
             if select_wall:
-                benchmarks.append(out / "benchmarks" / "select" / m / f"seed{s}.tsv")
+                benchmarks.append(out / paths.benchmark("select").format(proxy=proxy, method=m, seed=s))
                 _bench(benchmarks[-1], select_wall, rng.uniform(150, 400), rng)
                 for arch in archs:
-                    benchmarks.append(out / "benchmarks" / "train_target" / arch / m / f"seed{s}.tsv")
+                    benchmarks.append(out / paths.benchmark("train_target").format(proxy=proxy, arch=arch, method=m,
+                                                                                   seed=s))
                     _bench(benchmarks[-1], target_wall[arch], rng.uniform(2000, 4000), rng)
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    write_results(frame, out / "results.parquet", out / "results.csv")
-    return {"results_path": str(out / "results.parquet"), "out_dir": str(out / "report"), "config": config,
+    write_results(frame, out / paths.TABLE, out / paths.TABLE_CSV)
+    return {"results_path": str(out / paths.TABLE), "out_dir": str(out / paths.REPORT), "config": config,
             "benchmarks": [str(p) for p in benchmarks], "subsets": [str(p) for p in subsets],
-            "splits": [str(p) for p in splits], "proxy_dir": str(out / "proxy")}
+            "splits": [str(p) for p in splits], "proxy_runs": str(out / paths.fill(paths.PROXY, proxy=proxy))}
 
 
 def usable_methods() -> list[str]:

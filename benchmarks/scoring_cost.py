@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prunebench import pipeline
+from prunebench import paths, pipeline
 from prunebench.config import load_config, method_labels, method_params, method_spec, proxy_plan
 
 
@@ -46,10 +46,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     cfg = load_config(args.config)
-    plan = proxy_plan(cfg)
-    out = args.workdir / "results" / cfg["dataset"]["name"]
-    split, proxy = out / "split" / f"seed{args.seed}.parquet", out / "proxy" / f"seed{args.seed}"
-    train = proxy_train_seconds(out / "logs" / "train_proxy" / f"seed{args.seed}.log")
+    run = {"proxy": cfg["target"]["proxy"], "seed": args.seed}
+    plan = proxy_plan(cfg, run["proxy"])
+    out = args.workdir / paths.results_dir(cfg)
+    split, proxy = out / paths.SPLIT.format(seed=args.seed), out / paths.PROXY.format(**run)
+    train = proxy_train_seconds(out / paths.log("train_proxy").format(**run))
     fractions = cfg["fractions"]
     print(f"proxy training: {train:.1f} s (seed {args.seed}); fractions {fractions}")
     print(f"{'method':<18}{'score s':>9}{'select s':>10}{'share':>8}{'jobs s':>9}  verdict (< 5% of proxy training)")
@@ -61,7 +62,7 @@ def main() -> None:
             params = method_params(cfg, name)
             scores = Path(tmp) / f"{name}.parquet"
             tick = time.perf_counter()
-            pipeline.score(method.name, params, plan, split, proxy, args.seed, scores, data_dir=out / "data",
+            pipeline.score(method.name, params, plan, split, proxy, args.seed, scores, data_dir=out / paths.DATA,
                            device=cfg["device"], label=name)
             scored = time.perf_counter() - tick
             tick = time.perf_counter()
@@ -69,9 +70,7 @@ def main() -> None:
                 pipeline.select(scores, fraction, Path(tmp) / f"{name}_{fraction}.parquet", split, proxy)
             selected = time.perf_counter() - tick
             share = (scored + selected) / train
-            bench = out / "benchmarks"
-            jobs = [job_seconds(bench / "score" / name / f"seed{args.seed}.tsv")] + [
-                job_seconds(bench / "select" / name / repr(float(f)) / f"seed{args.seed}.tsv") for f in fractions]
+            jobs = [job_seconds(out / paths.benchmark(rule).format(**run, method=name)) for rule in ("score", "select")]
             job_total = f"{sum(jobs):9.1f}" if None not in jobs else f"{'-':>9}"
             probing = method.needs_images(params, plan)
             verdict = "reported" if probing else ("ok" if share < 0.05 else "MISSED")

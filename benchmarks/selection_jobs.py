@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from prunebench import paths
+
 METHODS = ["moderate", "cal", "herding", "kcenter", "contextual_diversity", "d2_pruning", "craig", "gradmatch",
            "glister", "facility_location", "graph_cut", "log_determinant"]
 
@@ -45,6 +47,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--proxy", default="small_cnn", help="the proxy architecture whose run to score")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--snapshots", default="2")
     parser.add_argument("--fractions", default="0.01,0.05,0.2")
@@ -52,7 +55,8 @@ def main():
     parser.add_argument("--params", default="None", help="Python literal of overrides for every method")
     args = parser.parse_args()
     root = Path(args.results)
-    split, proxy = str(root / "split" / f"seed{args.seed}.parquet"), str(root / "proxy" / f"seed{args.seed}")
+    split = str(root / paths.SPLIT.format(seed=args.seed))
+    proxy = str(root / paths.PROXY.format(proxy=args.proxy, seed=args.seed))
     snapshots = tuple(int(s) for s in args.snapshots.split(",") if s)
     fractions = [float(f) for f in args.fractions.split(",")]
     print(f"{'method':22s} {'score s':>8s}  " + "  ".join(f"{'select ' + str(f):>12s}" for f in fractions), flush=True)

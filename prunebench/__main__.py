@@ -48,7 +48,7 @@ def _plan(args) -> int:
         print(format_plan(planned, configs))
         return 0
     cores = args.cores or cpu_cores()
-    measured = calibrate(cfg, {*cfg["target"]["archs"], cfg["proxy"]["arch"]}, cfg["device"])
+    measured = calibrate(cfg, {*cfg["target"]["archs"], *cfg["proxy"]["archs"]}, cfg["device"])
     print(format_plan(planned, configs, estimate(planned, measured, cores), measured, cores))
     return 0
 

@@ -1,7 +1,8 @@
 """The Python API: score a finished proxy run and draw subsets from Python or a notebook, without Snakemake.
 
     import prunebench
-    scores = prunebench.score("cld", "results/fashion_mnist/proxy/seed0", "results/fashion_mnist/split/seed0.parquet")
+    scores = prunebench.score("cld", "results/fashion_mnist/proxy/small_cnn/seed0",
+                              "results/fashion_mnist/split/seed0.parquet")
     subset = prunebench.select(scores, 0.1)
 
 Both run the same steps as the workflow (the same checks, the same bytes for the same seed) and

@@ -201,9 +201,12 @@ def validate_config(config: dict) -> dict:
             raise ConfigError(f"config: split.query_scores: {split['query_scores']} is not a file")
     from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
 
-    for where, name in [("proxy.arch", cfg["proxy"]["arch"]), *(("target.archs", a) for a in cfg["target"]["archs"])]:
-        if name not in ARCHS:
-            raise ConfigError(f"config: {where}: unknown architecture {name!r}; known: {', '.join(ARCHS)}")
+    for where in ("proxy.archs", "target.archs"):
+        section, key = where.split(".")
+        for name in cfg[section][key]:
+            if name not in ARCHS:
+                raise ConfigError(f"config: {where}: unknown architecture {name!r}; known: {', '.join(ARCHS)}")
+    _check_transfer(cfg)
     for name in cfg["method_params"]:  # parameters of unlisted methods may stay, so presets can swap lists
         if name in variants(cfg):
             raise ConfigError(f"config: method_params.{name}: {name} is a variant; its parameters go in its "
@@ -218,17 +221,18 @@ def validate_config(config: dict) -> dict:
     chosen = cfg["report"]["fraction"]
     if chosen is not None and not any(abs(chosen - f) <= 1e-12 for f in cfg["fractions"]):
         raise ConfigError(f"config: report.fraction: {chosen} is not one of fractions {cfg['fractions']}")
-    plan = proxy_plan(cfg)
-    late = [e for e in plan.snapshot_epochs if e > plan.epochs]
+    proxy = cfg["proxy"]
+    late = [e for e in proxy["snapshot_epochs"] if e > proxy["epochs"]]
     if late:
-        raise ConfigError(f"config: proxy.snapshot_epochs: {late} after the last epoch ({plan.epochs})")
-    if plan.repeats > 1 and not plan.snapshot_epochs:
+        raise ConfigError(f"config: proxy.snapshot_epochs: {late} after the last epoch ({proxy['epochs']})")
+    if proxy["repeats"] > 1 and not proxy["snapshot_epochs"]:
         raise ConfigError("config: proxy.repeats: repeated runs keep only proxy.snapshot_epochs, which is empty")
-    for label in method_labels(cfg):
-        problems = method_spec(cfg, label).problems(method_params(cfg, label), plan)
-        if problems:
-            where = f"methods.{label}: " if label in variants(cfg) else "method_params."
-            raise ConfigError(f"config: {where}{problems[0]}")
+    for arch in proxy["archs"]:
+        for label in method_labels(cfg):
+            problems = method_spec(cfg, label).problems(method_params(cfg, label), proxy_plan(cfg, arch))
+            if problems:
+                where = f"methods.{label}: " if label in variants(cfg) else "method_params."
+                raise ConfigError(f"config: {where}{problems[0]}")
     return cfg
 
 
@@ -267,6 +271,26 @@ def _check_methods(cfg: dict) -> None:
         seen.add(label)
 
 
+def _check_transfer(cfg: dict) -> None:
+    """target.proxy names a proxy run, the oracle has each target's own, and every proxy run feeds a target.
+    Fills target.proxy's default: the first of proxy.archs."""
+    archs, target = cfg["proxy"]["archs"], cfg["target"]
+    if target["proxy"] is None:
+        target["proxy"] = archs[0]
+    if target["proxy"] not in archs:
+        raise ConfigError(f"config: target.proxy: {target['proxy']!r} is not one of proxy.archs ({', '.join(archs)})")
+    if target["oracle"]:
+        missing = [a for a in target["archs"] if a not in archs]
+        if missing:
+            raise ConfigError(f"config: target.oracle: target architecture(s) {', '.join(missing)} have no proxy "
+                              "run of their own; add them to proxy.archs")
+    fed = {target["proxy"], *(target["archs"] if target["oracle"] else ())}
+    unused = [a for a in archs if a not in fed]
+    if unused:
+        raise ConfigError(f"config: proxy.archs: no target trains on the subsets of {', '.join(unused)}; name it "
+                          "in target.proxy, or list it in target.archs with target.oracle on")
+
+
 def _check_budgets(cfg: dict) -> None:
     """Refuse a split that empties a class, or a fraction that keeps no sample, where the dataset's class
     sizes are known before any file is read (else make_split and select refuse them, before any target trains)."""
@@ -303,10 +327,41 @@ def load_config(*paths: str | Path) -> dict:
     return validate_config(config)
 
 
-def proxy_plan(cfg: dict) -> ProxyPlan:
+def proxy_settings(cfg: dict, arch: str) -> dict:
+    """The proxy section as one architecture's runs take it: `arch` in place of `archs`, so a run's settings
+    (its rule's params, its key in prunebench.store) stay the same when another architecture is added."""
+    return {**{k: v for k, v in cfg["proxy"].items() if k != "archs"}, "arch": arch}
+
+
+def target_settings(cfg: dict) -> dict:
+    """The target section as a training takes it: without the keys that choose which trainings run, so adding
+    an architecture or the oracle leaves the settings (the rule's params) of the existing trainings as they are."""
+    return {k: v for k, v in cfg["target"].items() if k not in ("archs", "proxy", "oracle")}
+
+
+def proxy_plan(cfg: dict, arch: str) -> ProxyPlan:
     proxy = cfg["proxy"]
     return ProxyPlan(proxy["epochs"], tuple(proxy["snapshot_epochs"]), proxy["log_in_training"],
-                     proxy["log_kl_shift"], proxy["repeats"], proxy["arch"], cfg["dataset"]["crop_size"])
+                     proxy["log_kl_shift"], proxy["repeats"], arch, cfg["dataset"]["crop_size"])
+
+
+def reads_proxy(cfg: dict, label: str) -> bool:
+    """Whether a method's subsets depend on the proxy run (random and full read none of its outputs)."""
+    plan = proxy_plan(cfg, cfg["target"]["proxy"])
+    return bool(method_spec(cfg, label).proxy_files(method_params(cfg, label), plan))
+
+
+def target_runs(cfg: dict) -> list[tuple[str, str, str]]:
+    """(proxy arch, target arch, method) of every configured target job (each trains every fraction and seed):
+    each target architecture on target.proxy's subsets, and with target.oracle also on its own proxy's, where
+    that is another run and the method's subsets depend on the proxy (else it would train the same subsets twice).
+    """
+    target, methods = cfg["target"], method_labels(cfg)
+    runs = [(target["proxy"], arch, m) for arch in target["archs"] for m in methods]
+    if target["oracle"]:
+        runs += [(arch, arch, m) for arch in target["archs"] for m in methods
+                 if arch != target["proxy"] and reads_proxy(cfg, m)]
+    return runs
 
 
 def method_labels(cfg: dict) -> list[str]:

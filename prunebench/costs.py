@@ -25,7 +25,7 @@ _LAYOUT = {rule: job_pattern(rule) for rule in ("train_proxy", "train_proxy_repe
 _REPEAT_FILE = re.compile(r"(?:^|[/\s])repeat(\d+)/")
 BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb", "max_uss": "max_uss_mb",
                      "io_in": "io_in_mb", "io_out": "io_out_mb", "mean_load": "mean_load"}
-TABLE_COLUMNS = ["rule", "arch", "method", "fraction", "seed", "repeat", *BENCHMARK_COLUMNS.values()]
+TABLE_COLUMNS = ["rule", "proxy", "arch", "method", "fraction", "seed", "repeat", *BENCHMARK_COLUMNS.values()]
 
 
 def _number(text: str) -> float:
@@ -59,14 +59,14 @@ def parse_benchmark_path(path: str | os.PathLike) -> dict:
         match = pattern.fullmatch(stem) if extension in ("tsv", "jsonl") else None
         if match:
             found = match.groupdict()
-            return {"rule": rule, "arch": found.get("arch"), "method": found.get("method"),
+            return {"rule": rule, "proxy": found.get("proxy"), "arch": found.get("arch"), "method": found.get("method"),
                     "fraction": float(found["fraction"]) if "fraction" in found else math.nan,
                     "seed": int(found["seed"]), "repeat": int(found.get("repeat") or 0)}
     raise DataError(f"{path}: not a benchmark path of {', '.join(_LAYOUT)}")
 
 
 def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
-    """One row per benchmark file: rule, arch, method, fraction, seed and the measured columns (MB, seconds)."""
+    """One row per benchmark file: rule, proxy, arch, method, fraction, seed and the measured columns (MB, seconds)."""
     rows = []
     for path in paths:
         values = read_benchmark(path)
@@ -75,16 +75,17 @@ def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def signal_bytes(proxy_root: str | os.PathLike, methods: dict[str, list[str]], seeds: list[int]) -> pd.DataFrame:
+def signal_bytes(proxy_runs: str, methods: dict[str, list[str]], seeds: list[int]) -> pd.DataFrame:
     """Bytes on disk of the proxy outputs each method reads, per seed.
 
-    methods: {name: the proxy files it reads (Method.proxy_files)}. A method that reads no proxy output has
-    0 bytes; a file that is missing leaves that seed's value NaN (not measured), never 0.
+    proxy_runs: the folder of each seed's proxy run, with a {seed} field; methods: {name: the proxy files it
+    reads (Method.proxy_files)}. A method that reads no proxy output has 0 bytes; a file that is missing leaves
+    that seed's value NaN (not measured), never 0.
     """
     rows = []
     for name, files in methods.items():
         for seed in seeds:
-            paths = [Path(proxy_root) / f"seed{seed}" / f for f in files]
+            paths = [Path(proxy_runs.format(seed=seed)) / f for f in files]
             total = sum(p.stat().st_size for p in paths) if all(p.exists() for p in paths) else math.nan
             rows.append({"method": name, "seed": seed, "signal_bytes": total, "files": " ".join(files)})
     return pd.DataFrame(rows, columns=["method", "seed", "signal_bytes", "files"])

@@ -1,29 +1,54 @@
 """Names of workflow files that the library and the rules both need, in one place: the rules format
 these templates (Snakemake fills the {wildcards}), the library parses them back. Nothing here imports
 Snakemake or plotting, so the Snakefile reads it for free.
+
+Every path below is relative to a run's results folder (`results_dir(config)`). `{proxy}` is the proxy
+architecture whose run the file comes from, or whose subsets a target trained on; `{arch}` a target
+architecture. The names of the files inside a proxy run's folder are prunebench.signals'.
 """
 
 from __future__ import annotations
 
 import re
 
+RESULTS = "results"
+DATA = "data"  # the prepared dataset cache (a folder)
+SPLIT = "split/seed{seed}.parquet"
+PROXY = "proxy/{proxy}/seed{seed}"  # a folder: one proxy run per architecture and seed
+SCORES = "scores/{proxy}/{method}/seed{seed}.parquet"
+SUBSET = "subsets/{proxy}/{method}/{fraction}/seed{seed}.parquet"
+TARGET = "targets/{proxy}/{arch}/{method}/{fraction}/seed{seed}.json"  # {arch} trained on {proxy}'s subset
+TABLE = "results.parquet"
+TABLE_CSV = "results.csv"
+REPORT = "report"  # a folder: index.html, summary.md, the tables and the figures
+
+
+def fill(template: str, **values) -> str:
+    """`template` with the named fields filled in and every other {field} kept, for Snakemake to fill."""
+
+    class Keep(dict):
+        def __missing__(self, key):
+            return "{" + key + "}"
+
+    return template.format_map(Keep(values))
+
 
 def results_dir(config: dict) -> str:
     """Everything a run writes, its dataset cache included: results/<run_name>, its {section[key]} fields
     filled from the config (cifar10-noise{split[label_noise]}: results/cifar10-noise0.3); null: the dataset's
     name. Runs that share a name share their files (and overwrite what differs)."""
-    return f"results/{(config.get('run_name') or config['dataset']['name']).format_map(config)}"
+    return f"{RESULTS}/{(config.get('run_name') or config['dataset']['name']).format_map(config)}"
 
 
 # each rule's log and benchmark file, below results/<run>/logs/ and .../benchmarks/, by its wildcards
 JOBS = {
     "prepare_data": "prepare_data",
     "make_split": "make_split/seed{seed}",
-    "train_proxy": "train_proxy/seed{seed}",
-    "train_proxy_repeat": "train_proxy_repeat/seed{seed}/repeat{repeat}",
-    "score": "score/{method}/seed{seed}",
-    "select": "select/{method}/seed{seed}",  # one job: every fraction
-    "train_target": "train_target/{arch}/{method}/seed{seed}",  # one job: every fraction
+    "train_proxy": "train_proxy/{proxy}/seed{seed}",
+    "train_proxy_repeat": "train_proxy_repeat/{proxy}/seed{seed}/repeat{repeat}",
+    "score": "score/{proxy}/{method}/seed{seed}",
+    "select": "select/{proxy}/{method}/seed{seed}",  # one job: every fraction
+    "train_target": "train_target/{proxy}/{arch}/{method}/seed{seed}",  # one job: every fraction
     "aggregate": "aggregate",
     "report": "report",
 }
@@ -49,6 +74,7 @@ def job_pattern(rule: str) -> re.Pattern:
 ARCH_FIGURES = ("accuracy_vs_fraction", "relative_to_random", "rank_heatmap", "cost_vs_accuracy")
 SUBSET_FIGURES = ("class_balance", "subset_overlap")
 NOISE_FIGURE = "mislabeled_share"
+TRANSFER_FIGURE = "transfer"  # accuracy per (proxy -> target) and the gap to the oracle
 
 
 def figure_files(config: dict) -> list[str]:
@@ -57,4 +83,12 @@ def figure_files(config: dict) -> list[str]:
     names += list(SUBSET_FIGURES)
     if config["split"]["label_noise"] > 0:
         names.append(NOISE_FIGURE)
+    if transfer_study(config):
+        names.append(TRANSFER_FIGURE)
     return names
+
+
+def transfer_study(config: dict) -> bool:
+    """Whether some target trains on another architecture's subsets, or on its own proxy's as well (the oracle)."""
+    target = config["target"]
+    return target["oracle"] or any(arch != target["proxy"] for arch in target["archs"])

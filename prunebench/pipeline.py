@@ -308,9 +308,10 @@ def aggregate(result_paths: list, parquet_out, csv_out) -> None:
 
 
 def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: list = (), splits: list = (),
-           proxy_dir: str | os.PathLike | None = None) -> None:
+           proxy_runs: str | None = None) -> None:
     """Tables, figures, index.html and summary.md from the results, the rules' benchmark files
-    (train_proxy, score, select, train_target), the subset and split Parquets, and the proxy outputs' sizes."""
+    (train_proxy, score, select, train_target), the subset and split Parquets, and the proxy outputs' sizes.
+    Costs and subsets are those of target.proxy's runs, whose folders `proxy_runs` names (a {seed} field)."""
     from .config import method_labels, method_params, method_spec, proxy_plan
     from .costs import benchmark_table, cost_table, signal_bytes
     from .report import report_fraction, write_report
@@ -319,9 +320,9 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
     frame = read_table(results_path).to_pandas()
     costs = None
     if benchmarks:
-        plan, labels = proxy_plan(config), method_labels(config)
+        plan, labels = proxy_plan(config, config["target"]["proxy"]), method_labels(config)
         files = {m: method_spec(config, m).proxy_files(method_params(config, m), plan) for m in labels}
-        signals = signal_bytes(proxy_dir, files, config["seeds"])
+        signals = signal_bytes(proxy_runs, files, config["seeds"])
         per_job = {m: 1 if method_spec(config, m).full_only else len(config["fractions"]) for m in labels}
         costs = cost_table(benchmark_table(benchmarks), signals, per_job)
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .budgets import total_budget
-from .config import method_labels, method_params, method_spec, proxy_plan
+from .config import method_labels, method_params, method_spec, proxy_plan, target_runs, target_settings
 from .datasets import get_dataset
-from .paths import results_dir
+from .paths import DATA, results_dir
 from .settings import train_settings
 
 
@@ -44,9 +44,9 @@ class Plan:
     jobs: dict[str, int]
     trainings: list[Training] = field(default_factory=list)
 
-    def totals(self, kind: str | None = None) -> tuple[int, int, int, int]:
-        """(trainings, epochs, training images, evaluation images), of one kind or all."""
-        rows = [t for t in self.trainings if kind is None or t.kind == kind]
+    def totals(self, kind: str | None = None, arch: str | None = None) -> tuple[int, int, int, int]:
+        """(trainings, epochs, training images, evaluation images), of one kind (and architecture) or all."""
+        rows = [t for t in self.trainings if kind in (None, t.kind) and arch in (None, t.arch)]
         return (sum(t.count for t in rows), sum(t.count * t.epochs for t in rows),
                 sum(t.count * t.images for t in rows), sum(t.count * t.eval_images for t in rows))
 
@@ -56,7 +56,7 @@ def dataset_sizes(cfg: dict) -> tuple[int, int]:
     import json
 
     dataset = cfg["dataset"]
-    meta = Path(results_dir(cfg)) / "data" / "meta.json"
+    meta = Path(results_dir(cfg)) / DATA / "meta.json"
     if meta.exists():
         values = json.loads(meta.read_text())
         return values["train_size"], values["test_size"]
@@ -87,41 +87,47 @@ def make_plan(cfg: dict) -> Plan:
     used = min(train, cfg["split"]["max_samples"] or train)
     query = total_budget(used, cfg["split"]["query_fraction"])
     pool = used - query
-    seeds, archs, methods = len(cfg["seeds"]), cfg["target"]["archs"], method_labels(cfg)
-    plan = proxy_plan(cfg)
-    full_only = [m for m in methods if method_spec(cfg, m).full_only]
-    files = {f for m in methods for f in method_spec(cfg, m).proxy_files(method_params(cfg, m), plan)}
-    repeats = sorted({int(r) for f in files for r in re.findall(r"(?:^|/)repeat(\d+)/", f)})
-    proxies = seeds if files else 0
-    jobs = {"prepare_data": 1, "make_split": seeds, "train_proxy": proxies, "train_proxy_repeat": seeds * len(repeats),
-            "score": len(methods) * seeds, "select": (len(methods) - len(full_only)) * seeds,
-            "select_full": len(full_only) * seeds,
-            "train_target": (len(methods) - len(full_only)) * seeds * len(archs),
-            "train_target_full": len(full_only) * seeds * len(archs), "aggregate": 1, "report": 1}
+    seeds = len(cfg["seeds"])
+    runs = target_runs(cfg)  # (proxy, target, method): one train_target job per seed
+    selections = sorted({(proxy, m) for proxy, _, m in runs})  # one score and one select job per seed
+    full_only = {m for m in method_labels(cfg) if method_spec(cfg, m).full_only}
+    # per proxy architecture whose runs some method reads: the proxy files and the repeat runs they need
+    files = {}
+    for proxy, m in selections:
+        plan = proxy_plan(cfg, proxy)
+        files.setdefault(proxy, set()).update(method_spec(cfg, m).proxy_files(method_params(cfg, m), plan))
+    proxies = [proxy for proxy in cfg["proxy"]["archs"] if files.get(proxy)]
+    repeats = {p: sorted({int(r) for f in files[p] for r in re.findall(r"(?:^|/)repeat(\d+)/", f)}) for p in proxies}
+    jobs = {"prepare_data": 1, "make_split": seeds, "train_proxy": len(proxies) * seeds,
+            "train_proxy_repeat": sum(map(len, repeats.values())) * seeds, "score": len(selections) * seeds,
+            "select": sum(m not in full_only for _, m in selections) * seeds,
+            "select_full": sum(m in full_only for _, m in selections) * seeds,
+            "train_target": sum(m not in full_only for *_, m in runs) * seeds,
+            "train_target_full": sum(m in full_only for *_, m in runs) * seeds, "aggregate": 1, "report": 1}
     out = Plan(cfg["dataset"]["name"], pool, jobs)
 
     augment = get_dataset(cfg["dataset"]["name"]).augment
-    proxy = train_settings(cfg["proxy"], augment)
-    if proxies:  # the main run: an eval pass over pool and query after every epoch
-        epochs, images = _images(proxy, pool)
-        out.trainings.append(Training("proxy", cfg["proxy"]["arch"], proxies, epochs, images, epochs * used,
-                                      proxy.batch_size))
-    if repeats:  # repeats stop after the last snapshot epoch and evaluate only at snapshots
-        last = max(plan.snapshot_epochs)
-        out.trainings.append(Training("proxy repeat", cfg["proxy"]["arch"], seeds * len(repeats), last, last * pool,
-                                      len(plan.snapshot_epochs) * used, proxy.batch_size))
-    target = train_settings(cfg["target"], augment)
+    settings = train_settings(cfg["proxy"], augment)
+    snapshots = cfg["proxy"]["snapshot_epochs"]
+    for proxy in proxies:  # the main run: an eval pass over pool and query after every epoch
+        epochs, images = _images(settings, pool)
+        out.trainings.append(Training("proxy", proxy, seeds, epochs, images, epochs * used, settings.batch_size))
+        if repeats[proxy]:  # repeats stop after the last snapshot epoch and evaluate only at snapshots
+            last = max(snapshots)
+            out.trainings.append(Training("proxy repeat", proxy, seeds * len(repeats[proxy]), last, last * pool,
+                                          len(snapshots) * used, settings.batch_size))
+    target = train_settings(target_settings(cfg), augment)
     every = cfg["target"].get("eval_every")
-    sizes: dict[int, int] = {}
-    for method in methods:
-        for fraction in [1.0] if method_spec(cfg, method).full_only else cfg["fractions"]:
-            k = total_budget(pool, fraction)
-            sizes[k] = sizes.get(k, 0) + seeds
-    for arch in archs:
-        for k, count in sorted(sizes.items()):
-            epochs, images = _images(target, k)
-            evals = len(set(range(every, epochs + 1, every)) | {epochs}) if every else 1
-            out.trainings.append(Training("target", arch, count, epochs, images, evals * test, target.batch_size))
+    sizes: dict[tuple[str, int], int] = {}  # (target arch, subset size): trainings
+    for _, arch, method in runs:
+        for fraction in [1.0] if method in full_only else cfg["fractions"]:
+            key = (arch, total_budget(pool, fraction))
+            sizes[key] = sizes.get(key, 0) + seeds
+    for (arch, k), count in sorted(sizes.items(), key=lambda item: (cfg["target"]["archs"].index(item[0][0]),
+                                                                    item[0][1])):
+        epochs, images = _images(target, k)
+        evals = len(set(range(every, epochs + 1, every)) | {epochs}) if every else 1
+        out.trainings.append(Training("target", arch, count, epochs, images, evals * test, target.batch_size))
     return out
 
 
@@ -181,7 +187,7 @@ def _sync(device) -> None:
 def _image_shape(cfg: dict) -> tuple[int, int, int]:
     import json
 
-    meta = Path(results_dir(cfg)) / "data" / "meta.json"
+    meta = Path(results_dir(cfg)) / DATA / "meta.json"
     if meta.exists():
         return tuple(json.loads(meta.read_text())["shape"])
     return {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}.get(
@@ -215,6 +221,10 @@ def format_plan(plan: Plan, names: list[str], estimates: dict | None = None, cal
         count, epochs, images, evals = plan.totals(kind)
         if count:
             lines.append(f"  {kind:<13}{count:>6,}  {epochs:>12,}  {images:>15,}  {evals:>17,}")
+        archs = list(dict.fromkeys(t.arch for t in plan.trainings if t.kind == kind))
+        for arch in archs if len(archs) > 1 else ():  # per architecture, where there are several
+            count, epochs, images, evals = plan.totals(kind, arch)
+            lines.append(f"    {arch:<11}{count:>6,}  {epochs:>12,}  {images:>15,}  {evals:>17,}")
     if estimates is None:
         lines += ["", "time: run `plan --calibrate` to measure this device and estimate it"]
         return "\n".join(lines)

@@ -30,9 +30,16 @@ import seaborn as sns  # noqa: E402
 import yaml  # noqa: E402
 from scipy import stats as scipy_stats  # noqa: E402
 
-from .config import method_labels, variants  # noqa: E402
+from .config import method_labels, reads_proxy, variants  # noqa: E402
 from .io import atomic_path  # noqa: E402
-from .paths import ARCH_FIGURES, NOISE_FIGURE, SUBSET_FIGURES, figure_files  # noqa: E402, F401 (figure_files: API)
+from .paths import (  # noqa: E402, F401 (figure_files: API)
+    ARCH_FIGURES,
+    NOISE_FIGURE,
+    SUBSET_FIGURES,
+    TRANSFER_FIGURE,
+    figure_files,
+    transfer_study,
+)
 from .subset_stats import SubsetStats  # noqa: E402
 
 matplotlib.rcParams["svg.hashsalt"] = "prunebench"  # stable element ids: same inputs, same SVG
@@ -516,6 +523,98 @@ def overlap_figure(stats: SubsetStats, methods: list[str], fraction: float):
     return fig
 
 
+# ---------------------------------------------------------------- transfer: proxy -> target, and the oracle
+
+
+def transfer_pairs(frame: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Per target arch, method, fraction and seed: test accuracy (%) on target.proxy's subsets (`transfer`), on
+    the target's own proxy's (`oracle`; NaN where it did not run) and their difference (`gap`, points).
+
+    A method whose subsets do not depend on the proxy (random) trains once, on target.proxy's subsets: that
+    run is its oracle too. Full-data runs are left out (no subset to transfer).
+    """
+    keys = ["arch", "method", "fraction", "seed"]
+    runs = frame[frame["method"] != FULL].assign(accuracy=100 * frame["test_accuracy"])
+    transfer = runs[runs["proxy_arch"] == config["target"]["proxy"]]
+    shared = [m for m in method_labels(config) if not reads_proxy(config, m)]
+    oracle = pd.concat([runs[runs["proxy_arch"] == runs["arch"]], transfer[transfer["method"].isin(shared)]])
+    oracle = oracle.drop_duplicates(keys)[[*keys, "accuracy"]].rename(columns={"accuracy": "oracle"})
+    pairs = transfer[[*keys, "proxy_arch", "accuracy"]].rename(columns={"accuracy": "transfer"})
+    pairs = pairs.merge(oracle, on=keys, how="left")
+    return pairs.assign(gap=pairs["transfer"] - pairs["oracle"])
+
+
+def _mean_std(values: pd.Series, sign: str = "") -> str:
+    values = values.dropna()
+    if values.empty:
+        return MISSING
+    return f"{values.mean():{sign}.2f} ± {values.std():.2f}" if len(values) > 1 else f"{values.mean():{sign}.2f}"
+
+
+def transfer_table(pairs: pd.DataFrame, fraction: float, proxy: str, archs: list[str], methods: list[str]) -> Table:
+    """At `fraction`: a row per (proxy -> target) with the methods as columns, mean ± std over seeds; where the
+    target's own proxy is another, its oracle row (the target trained on its own proxy's subsets) and the gap
+    row (transfer − oracle, paired by seed)."""
+    at = pairs[np.isclose(pairs["fraction"], fraction)]
+    columns = [m for m in methods if m in set(at["method"])]
+    rows = {}
+    for arch in archs:
+        part = at[at["arch"] == arch]
+        by_method = {m: part[part["method"] == m] for m in columns}
+        if proxy == arch:
+            rows[f"{arch} → {arch} (own proxy)"] = [_mean_std(by_method[m]["transfer"]) for m in columns]
+            continue
+        rows[f"{proxy} → {arch}"] = [_mean_std(by_method[m]["transfer"]) for m in columns]
+        if part["oracle"].notna().any():
+            rows[f"{arch} → {arch} (oracle)"] = [_mean_std(by_method[m]["oracle"]) for m in columns]
+            rows[f"gap to oracle, {arch}"] = [_mean_std(by_method[m]["gap"], "+") for m in columns]
+    cells = pd.DataFrame(list(rows.values()), index=pd.Index(list(rows), name="proxy → target"), columns=columns)
+    return Table(cells, index_name="proxy → target")
+
+
+def transfer_figure(pairs: pd.DataFrame, proxy: str, archs: list[str], palette: dict, dataset: str):
+    """Per target architecture: accuracy against fraction on `proxy`'s subsets (solid) and on the oracle's
+    (dashed); below, the gap to the oracle, paired by seed (±1 std band)."""
+    shown = [a for a in archs if a in set(pairs["arch"])]
+    oracle = pairs["oracle"].notna().any()
+    fig, axes = plt.subplots(2 if oracle else 1, max(len(shown), 1), figsize=(5.5 * max(len(shown), 1) + 2,
+                                                                               7.5 if oracle else 4.2),
+                             squeeze=False, sharex=True)
+    if not shown:
+        _note(axes[0, 0], "No target runs to compare across proxies.")
+        return fig
+    for column, arch in enumerate(shown):
+        part = pairs[pairs["arch"] == arch]
+        top = axes[0, column]
+        _lines(top, part, "transfer", palette)
+        own = arch == proxy  # its runs are their own oracle: nothing dashed, no gap
+        means = part.groupby(["method", "fraction"])["oracle"].mean().dropna().iloc[:0 if own else None]
+        for method, line in means.groupby(level="method"):
+            top.plot(line.index.get_level_values("fraction"), line.to_numpy(), color=palette.get(method),
+                     linestyle="--", linewidth=1)
+        top.set_ylabel("final-epoch test accuracy (%)")
+        top.set_title(f"{proxy} → {arch}" + (" (dashed: oracle, its own proxy)" if means.size else ""),
+                      fontsize="medium")
+        _log_fraction_axis(top, part["fraction"])
+        if oracle:
+            bottom = axes[1, column]
+            gaps = part.dropna(subset=["gap"])
+            if own or gaps.empty:
+                _note(bottom, f"{arch} is its own proxy: no gap." if own else f"No oracle runs for {arch}.")
+            else:
+                _lines(bottom, gaps, "gap", palette)
+                bottom.axhline(0, color="black", linewidth=1)
+                _log_fraction_axis(bottom, gaps["fraction"])
+                bottom.set_ylabel("transfer − oracle (points)")
+            top.set_xlabel("")
+        for ax in axes[:, column]:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+    _legend(axes[0, -1])
+    fig.suptitle(f"{dataset}: subsets selected on one proxy architecture, trained on others")
+    return fig
+
+
 def _save(fig, folder: Path, name: str) -> bytes:
     """Write <name>.png and <name>.svg; return the PNG bytes (for embedding)."""
     fig.tight_layout()
@@ -599,6 +698,8 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
         variant_line = f"Variants (listed right after their method): {variant_line}."
         md_parts.append(variant_line + "\n")
 
+    # every section but the transfer one shows the runs on target.proxy's subsets (with one proxy: every run)
+    everything, frame = frame, frame[frame["proxy_arch"] == config["target"]["proxy"]]
     for arch in config["target"]["archs"]:
         part = frame[frame["arch"] == arch]
         html_parts.append(f"<h2 id='arch-{arch}'>Target {html.escape(arch)}</h2>")
@@ -640,6 +741,23 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
                    "Measured wall seconds (Snakemake benchmark files) of the proxy training (for methods that "
                    "read it), scoring and one selection, mean over seeds; marker area: bytes on disk of the proxy "
                    "signals the method reads; dotted: Pareto front.")
+
+    if transfer_study(config):
+        html_parts.append("<h2 id='transfer'>Transfer across architectures</h2>")
+        md_parts.append("## Transfer across architectures\n")
+        pairs = transfer_pairs(everything, config)
+        subset_methods = [m for m in methods if m != FULL]
+        for at in sorted(pairs["fraction"].unique()):
+            add_table(transfer_table(pairs, at, config["target"]["proxy"], config["target"]["archs"], subset_methods),
+                      f"Test accuracy (%) at {_percent(at)}, by the proxy whose subsets the target trained on",
+                      "Mean ± std over seeds. Oracle: the target trained on the subsets of its own architecture's "
+                      "proxy run; gap: transfer − oracle, paired by seed (negative: the other proxy's subsets did "
+                      "worse). Random selects the same subsets whatever the proxy: its one run is its oracle.")
+        add_figure(transfer_figure(pairs, config["target"]["proxy"], config["target"]["archs"], palette, dataset),
+                   TRANSFER_FIGURE,
+                   "Transfer: accuracy by proxy and target",
+                   "Solid: the target trained on target.proxy's subsets; dashed: on its own proxy's (the oracle); "
+                   "below: transfer − oracle per fraction, ±1 std band over seeds.")
 
     html_parts.append("<h2 id='budget'>Data needed to match full data</h2>")
     md_parts.append("## Data needed to match full data\n")
@@ -698,6 +816,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
                     + "Software: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + "\n\n"
                     + "Configuration:\n\n```yaml\n" + config_yaml + "```\n")
     nav = "".join(f"<a href='#arch-{html.escape(a)}'>{html.escape(a)}</a>" for a in config["target"]["archs"])
+    nav += "<a href='#transfer'>transfer</a>" if transfer_study(config) else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>prunebench: {html.escape(dataset)}</title>
@@ -714,7 +833,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
 <h3>Configuration</h3><pre>{html.escape(config_yaml)}</pre>
 </body></html>
 """
-    grouped = frame.groupby(["arch", "method", "fraction"])["test_accuracy"]
+    grouped = everything.groupby(["proxy_arch", "arch", "method", "fraction"])["test_accuracy"]
     tidy = pd.DataFrame({"mean": 100 * grouped.mean(), "std": 100 * grouped.std(), "seeds": grouped.count()})
     with atomic_path(folder / "accuracy.csv") as tmp:
         tidy.round(4).reset_index().to_csv(tmp, index=False)

@@ -18,7 +18,7 @@ def aggregate(paths: list[str | os.PathLike]) -> pd.DataFrame:
     """One row per target run, sorted, with the columns of RESULT_COLUMNS."""
     rows = [read_json(p) for p in paths]
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
-    return frame.sort_values(["dataset", "arch", "method", "fraction", "seed"], ignore_index=True)
+    return frame.sort_values(["dataset", "proxy_arch", "arch", "method", "fraction", "seed"], ignore_index=True)
 
 
 def write_results(frame: pd.DataFrame, parquet_path, csv_path) -> None:

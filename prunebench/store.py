@@ -24,11 +24,12 @@ import time
 from pathlib import Path
 
 from .io import sha256_file
+from .paths import RESULTS
 
 log = logging.getLogger(__name__)
 
 ENV = "PRUNEBENCH_CACHE"
-DEFAULT = Path("results") / "store"
+DEFAULT = Path(RESULTS) / "store"
 VERSION = 2  # bump when the key's meaning changes
 
 

@@ -3,7 +3,17 @@ import os
 import re
 import sys
 
-from prunebench.config import ConfigError, method_labels, method_params, method_spec, proxy_plan, validate_config
+from prunebench.config import (
+    ConfigError,
+    method_labels,
+    method_params,
+    method_spec,
+    proxy_plan,
+    proxy_settings,
+    target_runs,
+    target_settings,
+    validate_config,
+)
 from prunebench.datasets import get_dataset
 from prunebench.methods import REGISTRY
 from prunebench.models import ARCHS
@@ -38,11 +48,18 @@ envvars:
 
 DATASET = CFG["dataset"]["name"]
 OUT = paths.results_dir(CFG)
-PLAN = proxy_plan(CFG)
+PROXY_ARCHS = CFG["proxy"]["archs"]
+PLANS = {arch: proxy_plan(CFG, arch) for arch in PROXY_ARCHS}
+# what proxy runs log does not depend on their architecture: the first's plan names their output files
+PLAN = PLANS[PROXY_ARCHS[0]]
+MAIN_PROXY = CFG["target"]["proxy"]  # whose runs the report's per-architecture sections show
+RUNS = target_runs(CFG)
+TARGET_SETTINGS = target_settings(CFG)
 SPLIT = split_params(CFG["split"])  # what makes the split (the query-selection keys only for a biased query set)
 # a fraction's label in paths is its repr: float(label) gives back the exact value
 FRACTION_LABELS = [repr(float(f)) for f in CFG["fractions"]]
-REPORT_HTML = f"{OUT}/report/index.html"
+REPORT = f"{OUT}/{paths.REPORT}"
+REPORT_HTML = f"{REPORT}/index.html"
 # what a {method} wildcard may be: a registry name or a configured variant's label
 METHODS = list(dict.fromkeys([*REGISTRY, *method_labels(CFG)]))
 
@@ -52,25 +69,29 @@ wildcard_constraints:
     method="|".join(map(re.escape, METHODS)),
     fraction="|".join(re.escape(label) for label in [*FRACTION_LABELS, "1.0"]),
     arch="|".join(map(re.escape, ARCHS)),
+    proxy="|".join(map(re.escape, PROXY_ARCHS)),
     repeat=r"[1-9]\d*",
 
 
-def code(step, per_method=False, parts=(), arch=None):
+def code(step, per_method=False, parts=(), trains=None):
     """The library code a rule's step runs, as a param: when it changes, Snakemake's params trigger reruns the
     rule. Per method, only that method's modules count (and the step's own), not the other methods'; `parts`:
-    the dataset entry the step uses, `arch` the architecture it trains (a plugin's code counts too)."""
+    the dataset entry the step uses; `trains`: the wildcard naming the architecture it trains (a plugin's code
+    counts too)."""
     if per_method:
         return lambda wildcards: step_code(
             step, method_spec(CFG, wildcards.method).name, method_params(CFG, wildcards.method)
         )
-    return step_code(step, parts=parts, arch=arch)
+    if trains:
+        return lambda wildcards: step_code(step, arch=getattr(wildcards, trains))
+    return step_code(step, parts=parts)
 
 
 def score_gpus(wildcards):
     """A GPU for the score jobs of methods that run the proxy model (DeepFool, SloCurv, BoundarySet-CCS, GraNd's
     full form): those that read its weights. On a machine without one the job runs on the CPU all the same."""
     method = method_spec(CFG, wildcards.method)
-    return int(method.needs_images(method_params(CFG, wildcards.method), PLAN))
+    return int(method.needs_images(method_params(CFG, wildcards.method), PLANS[wildcards.proxy]))
 
 
 def method_fractions(method):
@@ -83,62 +104,72 @@ FULL_METHODS = "|".join(m for m in METHODS if method_spec(CFG, m).full_only)
 SUBSET_METHODS = "|".join(m for m in METHODS if not method_spec(CFG, m).full_only)
 
 
-def subset_files(method, seed):
-    return [f"{OUT}/subsets/{method}/{f}/seed{seed}.parquet" for f in method_fractions(method)]
+def subset_files(wildcards):
+    """The subsets a target job trains on: its method's at every fraction, from its proxy's run and seed."""
+    return [
+        f"{OUT}/{paths.SUBSET}".format(proxy=wildcards.proxy, method=wildcards.method, fraction=f, seed=wildcards.seed)
+        for f in method_fractions(wildcards.method)
+    ]
 
 
 def target_results():
     return [
-        f"{OUT}/targets/{arch}/{method}/{fraction}/seed{seed}.json"
-        for arch in CFG["target"]["archs"]
-        for method in method_labels(CFG)
+        f"{OUT}/{paths.TARGET}".format(proxy=proxy, arch=arch, method=method, fraction=fraction, seed=seed)
+        for proxy, arch, method in RUNS
         for fraction in method_fractions(method)
         for seed in CFG["seeds"]
     ]
 
 
 def proxy_dir(wildcards):
-    return f"{OUT}/proxy/seed{wildcards.seed}"
+    return f"{OUT}/{paths.PROXY}".format(proxy=wildcards.proxy, seed=wildcards.seed)
 
 
 def proxy_inputs(wildcards):
     """The split, plus only the proxy outputs this method reads (none for label-only methods)."""
     method = method_spec(CFG, wildcards.method)
     params = method_params(CFG, wildcards.method)
-    files = method.proxy_files(params, PLAN)
+    plan = PLANS[wildcards.proxy]
     inputs = {
-        "split": f"{OUT}/split/seed{wildcards.seed}.parquet",
-        "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in files],
+        "split": f"{OUT}/{paths.SPLIT}".format(seed=wildcards.seed),
+        "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in method.proxy_files(params, plan)],
     }
-    if method.needs_images(params, PLAN):
-        inputs["data"] = f"{OUT}/data"
+    if method.needs_images(params, plan):
+        inputs["data"] = f"{OUT}/{paths.DATA}"
     return inputs
 
 
 def select_inputs(wildcards):
     """The score table; a sampler that reads signals at selection time also gets the proxy's outputs."""
-    inputs = {"scores": f"{OUT}/scores/{wildcards.method}/seed{wildcards.seed}.parquet"}
+    inputs = {
+        "scores": f"{OUT}/{paths.SCORES}".format(proxy=wildcards.proxy, method=wildcards.method, seed=wildcards.seed)
+    }
     if method_spec(CFG, wildcards.method).subset_reads_signals:
         inputs.update(proxy_inputs(wildcards))
     return inputs
 
 
-# ---- the report's inputs and outputs (rules/report.smk)
+# ---- the report's inputs and outputs (rules/report.smk): costs and subsets are target.proxy's
 
 
 def subset_jobs():
-    """(method, fraction label, seed) of every configured subset."""
+    """(method, fraction label, seed) of every configured subset of target.proxy's runs."""
     return [(m, f, s) for m in method_labels(CFG) for f in method_fractions(m) for s in CFG["seeds"]]
 
 
 def proxy_file_names():
-    """Names (below proxy/seed<N>/) of the proxy outputs the configured methods read."""
-    return sorted({n for m in method_labels(CFG) for n in method_spec(CFG, m).proxy_files(method_params(CFG, m), PLAN)})
+    """Names (below a proxy run's folder) of the proxy outputs the configured methods read."""
+    plan = PLANS[MAIN_PROXY]
+    return sorted({n for m in method_labels(CFG) for n in method_spec(CFG, m).proxy_files(method_params(CFG, m), plan)})
 
 
 def proxy_outputs():
     """The proxy outputs the configured methods read (their sizes are the report's "bytes of signals")."""
-    return [f"{OUT}/proxy/seed{s}/{name}" for s in CFG["seeds"] for name in proxy_file_names()]
+    return [
+        f"{OUT}/{paths.PROXY}/{name}".format(proxy=MAIN_PROXY, seed=s)
+        for s in CFG["seeds"]
+        for name in proxy_file_names()
+    ]
 
 
 def proxy_benchmarks():
@@ -148,30 +179,31 @@ def proxy_benchmarks():
         return []
     repeats = sorted({int(r) for n in names for r in re.findall(r"(?:^|/)repeat(\d+)/", n)})
     return [
-        *expand(rules.train_proxy.benchmark, seed=CFG["seeds"]),
-        *expand(rules.train_proxy_repeat.benchmark, seed=CFG["seeds"], repeat=repeats),
+        *expand(rules.train_proxy.benchmark, proxy=MAIN_PROXY, seed=CFG["seeds"]),
+        *expand(rules.train_proxy_repeat.benchmark, proxy=MAIN_PROXY, seed=CFG["seeds"], repeat=repeats),
     ]
 
 
 def report_inputs(wildcards):
     """Results, the benchmark files of every configured proxy/score/select/target job, subsets, splits, proxy outputs."""
     jobs = subset_jobs()
+    main = {"proxy": MAIN_PROXY}
     return {
-        "results": f"{OUT}/results.parquet",
+        "results": f"{OUT}/{paths.TABLE}",
         "benchmarks": [
             *proxy_benchmarks(),
-            *sorted({rules.score.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
-            *sorted({rules.select.benchmark.format(method=m, seed=s) for m, _, s in jobs}),
+            *sorted({rules.score.benchmark.format(**main, method=m, seed=s) for m, _, s in jobs}),
+            *sorted({rules.select.benchmark.format(**main, method=m, seed=s) for m, _, s in jobs}),
             *sorted(
                 {
-                    rules.train_target.benchmark.format(arch=a, method=m, seed=s)
+                    rules.train_target.benchmark.format(**main, arch=a, method=m, seed=s)
                     for a in CFG["target"]["archs"]
                     for m, _, s in jobs
                 }
             ),
         ],
-        "subsets": [f"{OUT}/subsets/{m}/{f}/seed{s}.parquet" for m, f, s in jobs],
-        "splits": [f"{OUT}/split/seed{s}.parquet" for s in CFG["seeds"]],
+        "subsets": [f"{OUT}/{paths.SUBSET}".format(**main, method=m, fraction=f, seed=s) for m, f, s in jobs],
+        "splits": [f"{OUT}/{paths.SPLIT}".format(seed=s) for s in CFG["seeds"]],
         "proxy": proxy_outputs(),
     }
 
@@ -181,4 +213,4 @@ REPORT_FIGURES = paths.figure_files(CFG)
 
 
 def report_figures(stems):
-    return [f"{OUT}/report/{stem}_{arch}.png" for arch in CFG["target"]["archs"] for stem in stems]
+    return [f"{REPORT}/{stem}_{arch}.png" for arch in CFG["target"]["archs"] for stem in stems]

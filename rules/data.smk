@@ -1,6 +1,6 @@
 rule prepare_data:
     output:
-        directory(f"{OUT}/data"),
+        directory(f"{OUT}/{paths.DATA}"),
     log:
         f"{OUT}/{paths.log('prepare_data')}",
     benchmark:
@@ -18,10 +18,10 @@ rule prepare_data:
 
 rule make_split:
     input:
-        data=f"{OUT}/data",
+        data=f"{OUT}/{paths.DATA}",
         scores=[SPLIT["query_scores"]] if "query_scores" in SPLIT else [],  # a biased query set's score file
     output:
-        f"{OUT}/split/seed{{seed}}.parquet",
+        f"{OUT}/{paths.SPLIT}",
     log:
         f"{OUT}/{paths.log('make_split')}",
     benchmark:

@@ -1,12 +1,12 @@
 rule train_proxy:
     input:
-        data=f"{OUT}/data",
-        split=f"{OUT}/split/seed{{seed}}.parquet",
+        data=f"{OUT}/{paths.DATA}",
+        split=f"{OUT}/{paths.SPLIT}",
     output:
-        train=f"{OUT}/proxy/seed{{seed}}/{TRAIN_FILE}",
-        eval=f"{OUT}/proxy/seed{{seed}}/{EVAL_FILE}",
-        snapshots=[f"{OUT}/proxy/seed{{seed}}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
-        models=[f"{OUT}/proxy/seed{{seed}}/{model_file(e)}" for e in PLAN.logged_snapshots],
+        train=f"{OUT}/{paths.PROXY}/{TRAIN_FILE}",
+        eval=f"{OUT}/{paths.PROXY}/{EVAL_FILE}",
+        snapshots=[f"{OUT}/{paths.PROXY}/{snapshot_file(e)}" for e in PLAN.logged_snapshots],
+        models=[f"{OUT}/{paths.PROXY}/{model_file(e)}" for e in PLAN.logged_snapshots],
     log:
         f"{OUT}/{paths.log('train_proxy')}",
     benchmark:
@@ -18,11 +18,11 @@ rule train_proxy:
         mem_mb=4000,
         runtime=120,
     params:
-        code=code("train_proxy", arch=CFG["proxy"]["arch"]),
-        proxy=CFG["proxy"],
+        code=code("train_proxy", trains="proxy"),
+        proxy=lambda wildcards: proxy_settings(CFG, wildcards.proxy),
         crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],
-        out_dir=lambda wildcards: f"{OUT}/proxy/seed{wildcards.seed}",
+        out_dir=proxy_dir,
     script:
         "../workflow_scripts/train_proxy.py"
 
@@ -30,8 +30,8 @@ rule train_proxy:
 # independent short proxy runs (their own initialisation) for methods averaged over runs: EL2N, GraNd
 use rule train_proxy as train_proxy_repeat with:
     output:
-        snapshots=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
-        models=[f"{OUT}/proxy/seed{{seed}}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
+        snapshots=[f"{OUT}/{paths.PROXY}/repeat{{repeat}}/{snapshot_file(e)}" for e in PLAN.snapshot_epochs],
+        models=[f"{OUT}/{paths.PROXY}/repeat{{repeat}}/{model_file(e)}" for e in PLAN.snapshot_epochs],
     log:
         f"{OUT}/{paths.log('train_proxy_repeat')}",
     benchmark:

@@ -2,8 +2,8 @@ rule aggregate:
     input:
         target_results(),
     output:
-        parquet=f"{OUT}/results.parquet",
-        csv=f"{OUT}/results.csv",
+        parquet=f"{OUT}/{paths.TABLE}",
+        csv=f"{OUT}/{paths.TABLE_CSV}",
     log:
         f"{OUT}/{paths.log('aggregate')}",
     benchmark:
@@ -21,9 +21,9 @@ rule report:
         unpack(report_inputs),
     output:
         html=REPORT_HTML,
-        markdown=report(f"{OUT}/report/summary.md", caption="captions/summary.rst", category="Tables"),
-        accuracy_table=report(f"{OUT}/report/accuracy.csv", caption="captions/accuracy_table.rst", category="Tables"),
-        cost_table=report(f"{OUT}/report/costs.csv", caption="captions/costs.rst", category="Tables"),
+        markdown=report(f"{REPORT}/summary.md", caption="captions/summary.rst", category="Tables"),
+        accuracy_table=report(f"{REPORT}/accuracy.csv", caption="captions/accuracy_table.rst", category="Tables"),
+        cost_table=report(f"{REPORT}/costs.csv", caption="captions/costs.rst", category="Tables"),
         accuracy=report(
             report_figures(["accuracy_vs_fraction"]),
             caption="captions/accuracy.rst",
@@ -40,14 +40,20 @@ rule report:
             report_figures(["rank_heatmap"]), caption="captions/rank.rst", category="Accuracy", subcategory="rank"
         ),
         cost=report(report_figures(["cost_vs_accuracy"]), caption="captions/cost.rst", category="Cost"),
-        balance=report(f"{OUT}/report/class_balance.png", caption="captions/class_balance.rst", category="Subsets"),
-        overlap=report(f"{OUT}/report/subset_overlap.png", caption="captions/overlap.rst", category="Subsets"),
+        balance=report(f"{REPORT}/class_balance.png", caption="captions/class_balance.rst", category="Subsets"),
+        overlap=report(f"{REPORT}/subset_overlap.png", caption="captions/overlap.rst", category="Subsets"),
         mislabeled=report(
-            [f"{OUT}/report/mislabeled_share.png"] if CFG["split"]["label_noise"] > 0 else [],
+            [f"{REPORT}/{paths.NOISE_FIGURE}.png"] if CFG["split"]["label_noise"] > 0 else [],
             caption="captions/mislabeled.rst",
             category="Subsets",
         ),
-        svg=[f"{OUT}/report/{name}.svg" for name in REPORT_FIGURES],
+        transfer=report(
+            [f"{REPORT}/{paths.TRANSFER_FIGURE}.png"] if paths.transfer_study(CFG) else [],
+            caption="captions/transfer.rst",
+            category="Accuracy",
+            subcategory="transfer",
+        ),
+        svg=[f"{REPORT}/{name}.svg" for name in REPORT_FIGURES],
     log:
         f"{OUT}/{paths.log('report')}",
     benchmark:
@@ -57,6 +63,6 @@ rule report:
     params:
         code=code("report"),
         config=CFG,
-        proxy_dir=f"{OUT}/proxy",
+        proxy_runs=paths.fill(f"{OUT}/{paths.PROXY}", proxy=MAIN_PROXY),  # {seed}: each seed's run
     script:
         "../workflow_scripts/report.py"

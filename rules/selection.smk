@@ -2,7 +2,7 @@ rule score:
     input:
         unpack(proxy_inputs),
     output:
-        f"{OUT}/scores/{{method}}/seed{{seed}}.parquet",
+        f"{OUT}/{paths.SCORES}",
     log:
         f"{OUT}/{paths.log('score')}",
     benchmark:
@@ -15,7 +15,7 @@ rule score:
         code=code("score", per_method=True),
         method=lambda wildcards: method_spec(CFG, wildcards.method).name,
         method_params=lambda wildcards: method_params(CFG, wildcards.method),
-        plan=PLAN,
+        plan=lambda wildcards: PLANS[wildcards.proxy],
         proxy_dir=proxy_dir,
         device=CFG["device"],
     script:
@@ -28,7 +28,7 @@ rule select:
     input:
         unpack(select_inputs),
     output:
-        [f"{OUT}/subsets/{{method}}/{f}/seed{{seed}}.parquet" for f in FRACTION_LABELS],
+        [f"{OUT}/{paths.fill(paths.SUBSET, fraction=f)}" for f in FRACTION_LABELS],
     log:
         f"{OUT}/{paths.log('select')}",
     benchmark:
@@ -47,6 +47,6 @@ rule select:
 
 use rule select as select_full with:
     output:
-        f"{OUT}/subsets/{{method}}/1.0/seed{{seed}}.parquet",
+        f"{OUT}/{paths.fill(paths.SUBSET, fraction='1.0')}",
     wildcard_constraints:
         method=FULL_METHODS,

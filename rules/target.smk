@@ -3,11 +3,11 @@
 # subset. Full-only methods (one subset, fraction 1.0) get the same rule with their one output.
 rule train_target:
     input:
-        data=f"{OUT}/data",
-        subsets=lambda wildcards: subset_files(wildcards.method, wildcards.seed),
-        split=f"{OUT}/split/seed{{seed}}.parquet",
+        data=f"{OUT}/{paths.DATA}",
+        subsets=subset_files,
+        split=f"{OUT}/{paths.SPLIT}",
     output:
-        [f"{OUT}/targets/{{arch}}/{{method}}/{f}/seed{{seed}}.json" for f in FRACTION_LABELS],
+        [f"{OUT}/{paths.fill(paths.TARGET, fraction=f)}" for f in FRACTION_LABELS],
     log:
         f"{OUT}/{paths.log('train_target')}",
     benchmark:
@@ -22,17 +22,17 @@ rule train_target:
         runtime=120,
         packing=1,  # trainings at once, each on its own process (profiles/slurm packs small ones on a GPU)
     params:
-        code=lambda wildcards: step_code("train_target", arch=wildcards.arch),
-        target=CFG["target"],
+        code=code("train_target", trains="arch"),
+        target=TARGET_SETTINGS,
         crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],
-        proxy_arch=CFG["proxy"]["arch"],
+        proxy_arch=lambda wildcards: wildcards.proxy,
     script:
         "../workflow_scripts/train_target.py"
 
 
 use rule train_target as train_target_full with:
     output:
-        f"{OUT}/targets/{{arch}}/{{method}}/1.0/seed{{seed}}.json",
+        f"{OUT}/{paths.fill(paths.TARGET, fraction='1.0')}",
     wildcard_constraints:
         method=FULL_METHODS,

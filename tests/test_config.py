@@ -51,7 +51,17 @@ def test_the_shipped_configs_are_valid():
     ({"proxy__snapshot_epochs": [20]}, "config: proxy.snapshot_epochs: [20] after the last epoch (8)"),
     ({"proxy__log_in_training": False},
      "config: method_params.forgetting: needs in-training signals, but proxy.log_in_training is false"),
-    ({"proxy__arch": "resnet7"}, "config: proxy.arch: unknown architecture 'resnet7'; known: small_cnn, resnet18"),
+    ({"proxy__archs": ["small_cnn", "resnet7"]},
+     "config: proxy.archs: unknown architecture 'resnet7'; known: small_cnn, resnet18"),
+    ({"proxy__arch": "resnet18"}, "config: unknown key proxy.arch"),  # proxy.archs lists them
+    ({"proxy__archs": ["small_cnn", "small_cnn"]}, "config: proxy.archs: ['small_cnn', 'small_cnn'] has non-unique"),
+    ({"target__proxy": "resnet18"}, "config: target.proxy: 'resnet18' is not one of proxy.archs (small_cnn)"),
+    ({"target__archs": ["small_cnn", "resnet18"], "target__oracle": True},
+     "config: target.oracle: target architecture(s) resnet18 have no proxy run of their own; add them to "
+     "proxy.archs"),
+    ({"proxy__archs": ["small_cnn", "resnet18"]},
+     "config: proxy.archs: no target trains on the subsets of resnet18; name it in target.proxy, or list it in "
+     "target.archs with target.oracle on"),
     ({"target__archs": ["resnet50", "vit"]}, "config: target.archs: unknown architecture 'vit'; known: small_cnn"),
     ({"dataset__options": {"num_classes": 3}},
      "config: dataset.options: unknown option(s) num_classes for fashion_mnist; known: none"),

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from conftest import snakemake
 
+from prunebench import paths
 from prunebench.methods import REGISTRY
 
 # windows and trajectories that fit a 4-epoch log, and short probes
@@ -26,6 +27,7 @@ CONFIG = {
     "fractions": [0.5],
     "device": "cpu",
 }
+OUT = paths.results_dir(CONFIG)
 PLUGIN = """import dataclasses
 from prunebench.methods import REGISTRY, register
 
@@ -64,11 +66,12 @@ def test_every_method_and_choice_value_gets_its_inputs_in_the_workflow(tmp_path)
     config.write_text(yaml.safe_dump({**CONFIG, "methods": list(params), "method_params": params}))
 
     def subset(name):
-        return f"results/synthetic/subsets/{name}/{'1.0' if REGISTRY[aliases.get(name, name)].full_only else '0.5'}" \
-               "/seed0.parquet"
+        fraction = "1.0" if REGISTRY[aliases.get(name, name)].full_only else "0.5"
+        subset = paths.SUBSET.format(proxy="small_cnn", method=name, fraction=fraction, seed=0)
+        return f"{OUT}/{subset}"
 
     snakemake(tmp_path, "--configfile", str(config), "--cores", "2", *map(subset, params))
     missing = [name for name in params if not (tmp_path / subset(name)).exists()]
     assert missing == []
-    logs = {p.parent.name for p in (tmp_path / "results" / "synthetic" / "logs" / "score").glob("*/seed0.log")}
+    logs = {p.parent.name for p in (tmp_path / OUT / "logs" / "score").glob("*/*/seed0.log")}
     assert logs == set(params)  # every method and every value was scored by its own job

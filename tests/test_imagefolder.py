@@ -10,7 +10,7 @@ import pytest
 from image_folders import COLOURS, corrupt_jpeg, make_image_folder, make_imagenet_archives
 from PIL import Image
 
-from prunebench import pipeline
+from prunebench import paths, pipeline
 from prunebench.config import ConfigError, validate_config
 from prunebench.datasets import open_cache
 from prunebench.imagefolder import decode, list_image_folder, list_imagenet, prepare
@@ -248,13 +248,15 @@ fractions: [0.5]
 target: {{epochs: 2, batch_size: 16, data: stream}}
 """)
     snakemake(tmp_path, "--configfile", str(config), "--cores", "2")
-    out = tmp_path / "results" / "image_folder"
-    results = pq.read_table(out / "results.parquet").to_pandas()
+    out = tmp_path / paths.results_dir({"dataset": {"name": "image_folder"}})
+    results = pq.read_table(out / paths.TABLE).to_pandas()
     assert len(results) == 2 * 4 and results["test_accuracy"].between(0, 1).all()
-    assert json.loads((out / "data" / "meta.json").read_text())["skipped_images"] == 1
-    assert "images/s, ETA" in (out / "logs" / "prepare_data.log").read_text()  # once for both seeds
+    assert json.loads((out / paths.DATA / "meta.json").read_text())["skipped_images"] == 1
+    assert "images/s, ETA" in (out / paths.log("prepare_data")).read_text()  # once for both seeds
     for seed in (0, 1):
-        assert "from the store (data: stream)" in (out / "logs" / "train_proxy" / f"seed{seed}.log").read_text()
+        log = out / paths.log("train_proxy").format(proxy="small_cnn", seed=seed)
+        assert "from the store (data: stream)" in log.read_text()
     # one target job per (arch, method, seed) trains every fraction
-    assert "streaming" in (out / "logs" / "train_target" / "small_cnn" / "cld" / "seed0.log").read_text()
-    assert (out / "report" / "index.html").exists()
+    log = out / paths.log("train_target").format(proxy="small_cnn", arch="small_cnn", method="cld", seed=0)
+    assert "streaming" in log.read_text()
+    assert (out / paths.REPORT / "index.html").exists()

@@ -21,7 +21,9 @@ methods: [random]
 fractions: [0.5]
 target: {epochs: 400, batch_size: 30}
 """
-RESULT = "results/synthetic/targets/small_cnn/random/0.5/seed0.json"
+RUN = dict(proxy="small_cnn", arch="small_cnn", method="random", seed=0)
+OUT = paths.results_dir({"dataset": {"name": "synthetic"}})
+RESULT = f"{OUT}/{paths.TARGET.format(**RUN, fraction='0.5')}"
 
 
 def command(workdir, *args):
@@ -63,7 +65,7 @@ def test_a_killed_snakemake_takes_its_training_with_it_and_resumes_after_unlock(
         os.kill(pid, signal.SIGKILL)
     assert not left, "the training outlived its Snakemake"
     assert not (tmp_path / RESULT).exists()
-    log = tmp_path / "results/synthetic" / paths.log("train_target").format(arch="small_cnn", method="random", seed=0)
+    log = tmp_path / OUT / paths.log("train_target").format(**RUN)
     assert "the workflow that started this job is gone: stopping" in log.read_text()
 
     again = subprocess.run(command(tmp_path), capture_output=True, text=True, env=env, timeout=600)

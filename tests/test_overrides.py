@@ -8,6 +8,7 @@ import yaml
 from conftest import REPO, SMOKE, snakemake
 from snakemake.cli import parse_config
 
+from prunebench import paths
 from prunebench.config import load_config, validate_config
 
 # the README's forms (section "Overriding keys on the command line")
@@ -53,8 +54,9 @@ def test_a_string_the_schema_wants_stays_a_string(tmp_path):
 def test_snakemake_plans_with_every_form(tmp_path):
     done = snakemake(tmp_path, "--configfile", str(SMOKE), "-n", "--config", *FORMS)
     text = done.stdout + done.stderr
-    assert "proxy/seed1/snapshot_epoch6.parquet" in text  # proxy.epochs = 6, seeds 0 and 1
-    assert "subsets/dyn_unc/0.5/seed1.parquet" in text and "subsets/random/0.1/seed0.parquet" in text
+    assert f"{paths.PROXY.format(proxy='small_cnn', seed=1)}/snapshot_epoch6.parquet" in text  # epochs 6, seeds 0, 1
+    for method, fraction, seed in (("dyn_unc", "0.5", 1), ("random", "0.1", 0)):
+        assert paths.SUBSET.format(proxy="small_cnn", method=method, fraction=fraction, seed=seed) in text
     assert not (tmp_path / "results").exists()
 
 

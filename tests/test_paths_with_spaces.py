@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from conftest import copy_repo
 
+from prunebench import paths
+
 pytestmark = pytest.mark.pipeline
 
 TINY = ("dataset: {name: synthetic, options: {num_classes: 3, train_per_class: 20, test_per_class: 2, "
         "image_size: 7}}\nseeds: [0]\nmethods: [random]\nfractions: [0.5]\n")
-TARGET = "results/synthetic/subsets/random/0.5/seed0.parquet"
+SUBSET = paths.SUBSET.format(proxy="small_cnn", method="random", fraction="0.5", seed=0)
+TARGET = f"{paths.results_dir({'dataset': {'name': 'synthetic'}})}/{SUBSET}"
 
 
 @pytest.fixture(scope="module")

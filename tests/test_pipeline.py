@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, SMOKE, snakemake
 
+from prunebench import paths
 from prunebench.budgets import class_budgets, total_budget
 from prunebench.config import load_config
 from prunebench.io import table_metadata
@@ -30,7 +31,7 @@ def planned_jobs(workdir, *args):
 
 def test_results_table_has_one_row_per_target_run(smoke_results):
     cfg = smoke_config()
-    frame = pd.read_parquet(smoke_results / "results.parquet")
+    frame = pd.read_parquet(smoke_results / paths.TABLE)
     expected = sum(1 if get_method(m).full_only else len(cfg["fractions"]) for m in cfg["methods"])
     assert len(frame) == expected * len(cfg["seeds"])
     assert set(frame["method"]) == set(cfg["methods"])
@@ -41,19 +42,20 @@ def test_results_table_has_one_row_per_target_run(smoke_results):
     full = frame.loc[frame["method"] == "full"].iloc[0]
     assert full["fraction"] == 1 and full["k"] == 2700  # 3,000-sample slice less the 10% query set
     assert full["test_accuracy"] > frame.loc[frame["fraction"] == 0.1, "test_accuracy"].max()
-    csv = pd.read_csv(smoke_results / "results.csv")
+    csv = pd.read_csv(smoke_results / paths.TABLE_CSV)
     assert len(csv) == len(frame)
 
 
 def test_subsets_are_unique_pool_samples_with_exact_budgets(smoke_results):
     cfg = smoke_config()
-    split = pq.read_table(smoke_results / "split" / "seed0.parquet").to_pandas()
+    split = pq.read_table(smoke_results / paths.SPLIT.format(seed=0)).to_pandas()
     pool = split[split["role"] == "pool"]
     pool_counts = np.bincount(pool["label"], minlength=10)
     for method in cfg["methods"]:
         spec = get_method(method)
         for fraction in ([1.0] if spec.full_only else cfg["fractions"]):
-            table = pq.read_table(smoke_results / "subsets" / method / repr(float(fraction)) / "seed0.parquet")
+            table = pq.read_table(smoke_results / paths.SUBSET.format(proxy="small_cnn", method=method,
+                                                                      fraction=repr(float(fraction)), seed=0))
             meta = table_metadata(table)
             subset = table.to_pandas()
             assert list(subset.columns) == ["index", "label", "weight", "rank"]
@@ -72,17 +74,17 @@ def test_every_rule_logged_and_benchmarked(smoke_results):
         for kind, suffix in (("benchmarks", "tsv"), ("logs", "log")):
             folder = smoke_results / kind
             assert (folder / f"{rule}.{suffix}").exists() or list((folder / rule).rglob(f"*.{suffix}")), (kind, rule)
-    log = (smoke_results / "logs" / "train_proxy" / "seed0.log").read_text()
+    log = (smoke_results / paths.log("train_proxy").format(proxy="small_cnn", seed=0)).read_text()
     assert "epoch 4/4" in log
 
 
 def test_report_page_table_and_figure(smoke_results):
-    page = (smoke_results / "report" / "index.html").read_text()
+    page = (smoke_results / paths.REPORT / "index.html").read_text()
     assert "data:image/png;base64," in page and "<table" in page
-    summary = (smoke_results / "report" / "summary.md").read_text()
+    summary = (smoke_results / paths.REPORT / "summary.md").read_text()
     for method in smoke_config()["methods"]:
         assert f"| {method} |" in summary
-    png = (smoke_results / "report" / "accuracy_vs_fraction_small_cnn.png").read_bytes()
+    png = (smoke_results / paths.REPORT / "accuracy_vs_fraction_small_cnn.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
@@ -93,15 +95,18 @@ def test_a_second_run_gives_byte_identical_subsets_and_the_same_results(smoke_ru
     assert subsets
     for path in subsets:
         assert (again / path).read_bytes() == (smoke_results / path).read_bytes(), path
-    for name in ("split/seed0.parquet", "proxy/seed0/dynamics_eval.parquet", "scores/cld/seed0.parquet"):
+    run = dict(proxy="small_cnn", seed=0)
+    for name in (paths.SPLIT.format(seed=0), f"{paths.PROXY.format(**run)}/dynamics_eval.parquet",
+                 paths.SCORES.format(**run, method="cld")):
         assert (again / name).read_bytes() == (smoke_results / name).read_bytes(), name
-    first = pd.read_parquet(smoke_results / "results.parquet").drop(columns="wall_seconds")
-    second = pd.read_parquet(again / "results.parquet").drop(columns="wall_seconds")
+    first = pd.read_parquet(smoke_results / paths.TABLE).drop(columns="wall_seconds")
+    second = pd.read_parquet(again / paths.TABLE).drop(columns="wall_seconds")
     pd.testing.assert_frame_equal(first, second)
 
 
 def test_forcing_one_methods_scores_reruns_only_its_branch(smoke_run):
-    jobs = planned_jobs(smoke_run, "--forcerun", "results/fashion_mnist/scores/cld/seed0.parquet")
+    scores = paths.SCORES.format(proxy="small_cnn", method="cld", seed=0)
+    jobs = planned_jobs(smoke_run, "--forcerun", f"{paths.results_dir(smoke_config())}/{scores}")
     # one job selects both fractions, one trains on both
     assert jobs == {"score": 1, "select": 1, "train_target": 1, "aggregate": 1, "report": 1, "all": 1}
 
@@ -116,8 +121,8 @@ def test_fraction_labels_in_paths_are_exact(tmp_path):
     odd = tmp_path / "odd.yaml"
     odd.write_text("fractions: [0.00001, 0.3333333333333333]\nmethods: [random]\n")
     done = snakemake(tmp_path, "--configfile", str(odd), "-n")  # the full pool: 1e-05 of 54,000 keeps 1
-    assert "subsets/random/1e-05/seed0.parquet" in done.stdout
-    assert "subsets/random/0.3333333333333333/seed0.parquet" in done.stdout
+    for label in ("1e-05", "0.3333333333333333"):
+        assert paths.SUBSET.format(proxy="small_cnn", method="random", fraction=label, seed=0) in done.stdout
 
 
 def test_snakemake_report_is_built(smoke_run):
@@ -138,7 +143,9 @@ def test_report_figures_declared_in_the_rule_match_the_library(tmp_path):
     report_job = done.stdout.split("rule report:")[1].split("rule ")[0]
     declared = set(re.findall(r"report/(\w+)\.svg", report_job))
     assert declared == set(figure_files(cfg)) and "mislabeled_share" in declared
-    for kind in ("train_proxy/seed0.tsv", "score/cld/seed0.tsv", "select/cld/seed0.tsv", "select/full/seed0.tsv",
-                 "train_target/resnet18/cld/seed0.tsv", "train_target/resnet18/full/seed0.tsv",
-                 "subsets/cld/0.5/seed0.parquet", "split/seed0.parquet"):
+    run = dict(proxy="small_cnn", seed=0)
+    for kind in (paths.benchmark("train_proxy").format(**run), paths.benchmark("score").format(**run, method="cld"),
+                 *(paths.benchmark("select").format(**run, method=m) for m in ("cld", "full")),
+                 *(paths.benchmark("train_target").format(**run, arch="resnet18", method=m) for m in ("cld", "full")),
+                 paths.SUBSET.format(**run, method="cld", fraction="0.5"), paths.SPLIT.format(seed=0)):
         assert kind in report_job, kind

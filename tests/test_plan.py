@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, SMOKE, snakemake
 
+from prunebench import paths
 from prunebench.config import load_config
 from prunebench.plan import make_plan
 
@@ -24,7 +25,7 @@ def test_planned_jobs_are_the_jobs_snakemake_plans(tmp_path, configs):
 
 def test_planned_target_images_are_what_the_smoke_run_trained(smoke_results):
     plan = make_plan(load_config(REPO / "config.yaml", SMOKE))
-    runs = pd.read_parquet(smoke_results / "results.parquet")
+    runs = pd.read_parquet(smoke_results / paths.TABLE)
     count, epochs, images, evals = plan.totals("target")
     assert count == len(runs) and epochs == runs["epochs"].sum() and plan.pool == 2700
     assert images == (runs["k"] * runs["epochs"]).sum()

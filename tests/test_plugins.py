@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from conftest import REPO, SMOKE, snakemake
 
+from prunebench import paths
 from prunebench.config import ConfigError, method_params, method_spec, validate_config
 from prunebench.io import write_table
 from prunebench.plugins import VARIABLE, load_plugins
@@ -103,13 +104,13 @@ def test_an_installed_package_registers_through_its_entry_point(plugin_folder, t
 @pytest.mark.pipeline
 def test_the_example_plugins_run_through_snakemake_and_editing_the_method_reruns_only_its_branch(plugin_folder):
     snakemake(plugin_folder, "--configfile", str(SMOKE), str(PLUGIN_CONFIG), "--cores", "2")
-    out = plugin_folder / "results" / "shapes"
-    frame = pd.read_parquet(out / "results.parquet")
+    out = plugin_folder / paths.results_dir({"dataset": {"name": "shapes"}})
+    frame = pd.read_parquet(out / paths.TABLE)
     assert sorted(zip(frame["method"], frame["fraction"])) == [("loss_slope", 0.1), ("loss_slope", 0.5),
                                                                ("random", 0.1), ("random", 0.5)]
     assert frame["dataset"].eq("shapes").all() and frame["test_accuracy"].between(0, 1).all()
-    assert "loss_slope" in (out / "report" / "index.html").read_text()
-    subset = pd.read_parquet(out / "subsets" / "loss_slope" / "0.1" / "seed0.parquet")
+    assert "loss_slope" in (out / paths.REPORT / "index.html").read_text()
+    subset = pd.read_parquet(out / paths.SUBSET.format(proxy="small_cnn", method="loss_slope", fraction="0.1", seed=0))
     assert len(subset) == round(0.1 * 810)  # 900 shapes, 10% held out as the query set
     assert planned_jobs(plugin_folder)[0] == {}
 

@@ -20,8 +20,8 @@ def test_deepcore_preset_has_deepcores_hyperparameters():
     cfg = preset("cifar10-deepcore")
     proxy, target = cfg["proxy"], cfg["target"]
     assert cfg["dataset"]["name"] == "cifar10" and len(cfg["seeds"]) == 5
-    assert (proxy["arch"], proxy["epochs"], proxy["lr"], proxy["schedule"], proxy["augment"]) == \
-        ("resnet18", 10, 0.1, "constant", False)
+    assert (proxy["archs"], proxy["epochs"], proxy["lr"], proxy["schedule"], proxy["augment"]) == \
+        (["resnet18"], 10, 0.1, "constant", False)
     assert (target["archs"], target["epochs"], target["schedule"], target["batch_size"], target["augment"]) == \
         (["resnet18"], 200, "cosine", 128, True)
     for section in (proxy, target):
@@ -39,7 +39,7 @@ def test_cld_preset_has_clds_hyperparameters():
             (164, "multistep", [81, 121], 0.1)
         assert (section["lr"], section["momentum"], section["weight_decay"], section["nesterov"],
                 section["batch_size"], section["augment"]) == (0.1, 0.9, 5e-4, True, 128, True)
-    assert cfg["proxy"]["arch"] == "resnet18" and cfg["target"]["archs"] == ["resnet18"]
+    assert cfg["proxy"]["archs"] == ["resnet18"] and cfg["target"]["archs"] == ["resnet18"]
 
 
 def test_cld_preset_compares_clds_methods_on_its_grid_with_five_seeds():
@@ -93,7 +93,7 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
             (164, "multistep", [81, 121], 0.1)
         assert (section["lr"], section["momentum"], section["weight_decay"], section["nesterov"],
                 section["batch_size"], section["augment"]) == (0.1, 0.9, 5e-4, True, 128, True)
-    assert proxy["arch"] == "resnet18" and target["archs"] == ["resnet18"] and proxy["precision"] == "fp32"
+    assert proxy["archs"] == ["resnet18"] and target["archs"] == ["resnet18"] and proxy["precision"] == "fp32"
     assert proxy["repeats"] == 1
 
 

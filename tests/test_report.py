@@ -15,7 +15,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benchmarks"))
 from report_speed import BENCH_HEADER, fake_workflow  # noqa: E402
 
-from prunebench import pipeline  # noqa: E402
+from prunebench import paths, pipeline  # noqa: E402
 from prunebench.config import ConfigError, validate_config  # noqa: E402
 from prunebench.costs import cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
 from prunebench.io import write_table  # noqa: E402
@@ -114,7 +114,7 @@ def test_one_seed_gives_gaps_without_an_interval_and_the_page_says_so(tmp_path):
 
 
 def test_benchmark_files_parse_like_snakemakes(tmp_path):
-    path = tmp_path / "results" / "d" / "benchmarks" / "select" / "cld" / "seed3.tsv"
+    path = tmp_path / "results" / "d" / paths.benchmark("select").format(proxy="cnn", method="cld", seed=3)
     path.parent.mkdir(parents=True)
     path.write_text(BENCH_HEADER + "2.0\t0:00:02\t100.5\t400\t80\t90\t1\t2\t50\t1.5\n"
                                    "4.0\t0:00:04\t-\t400\t80\t90\t1\t2\t50\t2.5\n")  # repeat(); '-' is unmeasured
@@ -122,10 +122,11 @@ def test_benchmark_files_parse_like_snakemakes(tmp_path):
     assert values["s"] == 3.0 and values["cpu_time"] == 2.0 and values["max_rss"] == 100.5
     parsed = parse_benchmark_path(path)
     assert math.isnan(parsed.pop("fraction"))  # one job selects every fraction of a method and seed
-    assert parsed == {"rule": "select", "arch": None, "method": "cld", "seed": 3, "repeat": 0}
-    assert parse_benchmark_path("x/benchmarks/train_target/cnn/cld/seed1.tsv")["arch"] == "cnn"
-    assert parse_benchmark_path("x/benchmarks/train_proxy/seed2.tsv")["seed"] == 2
-    assert parse_benchmark_path("x/benchmarks/train_proxy_repeat/seed2/repeat3.tsv")["repeat"] == 3
+    assert parsed == {"rule": "select", "proxy": "cnn", "arch": None, "method": "cld", "seed": 3, "repeat": 0}
+    target = parse_benchmark_path("x/benchmarks/train_target/cnn/mlp/cld/seed1.tsv")
+    assert (target["proxy"], target["arch"]) == ("cnn", "mlp")  # mlp trained on cnn's subsets
+    assert parse_benchmark_path("x/benchmarks/train_proxy/cnn/seed2.tsv")["seed"] == 2
+    assert parse_benchmark_path("x/benchmarks/train_proxy_repeat/cnn/seed2/repeat3.tsv")["repeat"] == 3
     with pytest.raises(ValueError, match="not a benchmark path"):
         parse_benchmark_path("x/benchmarks/aggregate.tsv")
 

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, preset_files, snakemake
 
+from prunebench import paths
 from prunebench.config import load_config, method_labels, variants
 from prunebench.paths import results_dir
 
@@ -25,7 +26,8 @@ def run_slice(workdir, name, *extra):
 
 def assert_every_cell_filled(results, cfg):
     """Every (method, fraction) of every target has a mean over all seeds, and full data has its row."""
-    table = pd.read_csv(results / "report" / "accuracy.csv")
+    table = pd.read_csv(results / paths.REPORT / "accuracy.csv")
+    table = table[table["proxy_arch"] == cfg["target"]["proxy"]]
     seeds = len(cfg["seeds"])
     for arch in cfg["target"]["archs"]:
         rows = table[table["arch"] == arch].set_index(["method", "fraction"])
@@ -33,7 +35,7 @@ def assert_every_cell_filled(results, cfg):
             for fraction in [1.0] if method == "full" else cfg["fractions"]:
                 cell = rows.loc[(method, fraction)]
                 assert cell["seeds"] == seeds and np.isfinite(cell["mean"]), (arch, method, fraction)
-    summary = (results / "report" / "summary.md").read_text()
+    summary = (results / paths.REPORT / "summary.md").read_text()
     assert all(f"| {method} |" in summary for method in method_labels(cfg))
 
 
@@ -64,7 +66,7 @@ def test_validation_slice_holds_out_the_lowest_scores_of_each_class(tmp_path, fa
     assert cfg["split"]["query_selection"] == study["split"]["query_selection"] == "lowest"
     results = run_slice(tmp_path, "cifar100-validation")
     assert results.name == "slice-fashion_mnist-query-lowest"
-    split = pd.read_parquet(results / "split" / "seed0.parquet")
+    split = pd.read_parquet(results / paths.SPLIT.format(seed=0))
     split["score"] = fashion_scores.loc[split["index"]].to_numpy()
     by_class = split.groupby(["clean_label", "role"])["score"]
     assert (by_class.max().xs("query", level="role") < by_class.min().xs("pool", level="role")).all()
@@ -73,7 +75,8 @@ def test_validation_slice_holds_out_the_lowest_scores_of_each_class(tmp_path, fa
     # another composition is another split, planned in its own folder; the lowest one stays as it is
     planned = snakemake(tmp_path, "--configfile", str(SLICES / "cifar100-validation.yaml"), "-n",
                         "--config", "split={query_selection: highest}").stdout
-    assert "slice-fashion_mnist-query-highest/split/seed0.parquet" in planned and "query-lowest" not in planned
+    assert f"slice-fashion_mnist-query-highest/{paths.SPLIT.format(seed=0)}" in planned
+    assert "query-lowest" not in planned
 
 
 def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
@@ -83,13 +86,14 @@ def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
     results = run_slice(tmp_path, "cifar10-noise")
     assert results.name == "slice-fashion_mnist-noise0.3"
     assert_every_cell_filled(results, cfg)
-    figure = results / "report" / "mislabeled_share.png"
+    figure = results / paths.REPORT / f"{paths.NOISE_FIGURE}.png"
     assert figure.read_bytes().startswith(b"\x89PNG")
-    assert "mislabeled_share.png" in (results / "report" / "summary.md").read_text()
+    assert f"{paths.NOISE_FIGURE}.png" in (results / paths.REPORT / "summary.md").read_text()
     # what the figure shows: EL2N keeps the samples the proxy gets most wrong, so far more flipped labels
-    noisy = pd.read_parquet(results / "split" / "seed0.parquet").set_index("index")["noisy"]
-    share = {m: noisy.loc[pd.read_parquet(results / "subsets" / m / "0.1" / "seed0.parquet")["index"]].mean()
-             for m in cfg["methods"]}
+    noisy = pd.read_parquet(results / paths.SPLIT.format(seed=0)).set_index("index")["noisy"]
+    subsets = {m: results / paths.SUBSET.format(proxy=cfg["target"]["proxy"], method=m, fraction="0.1", seed=0)
+               for m in cfg["methods"]}
+    share = {m: noisy.loc[pd.read_parquet(path)["index"]].mean() for m, path in subsets.items()}
     assert share["el2n"] > share["random"] + 0.1, share
 
 
@@ -104,11 +108,12 @@ def test_ablation_slice_runs_clds_variants_side_by_side(tmp_path):
     assert ablations(cfg) == ablations(study) == {("cld", ("epochs",)), ("cld", ("stride",)), ("ccs", ("score",))}
     results = run_slice(tmp_path, "imagenet-cld")
     assert_every_cell_filled(results, cfg)
-    summary = (results / "report" / "summary.md").read_text()
+    summary = (results / paths.REPORT / "summary.md").read_text()
     rows = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| cld")]
     assert rows[:3] == ["cld", "cld_first3", "cld_stride2"]  # each variant right after its method
     assert "| cld_first3 − cld |" in summary and "| cld_stride2 − cld |" in summary  # and compared with it
-    scores = {m: pd.read_parquet(results / "scores" / m / "seed0.parquet")["score"].to_numpy()
+    run = {"proxy": cfg["target"]["proxy"], "seed": 0}
+    scores = {m: pd.read_parquet(results / paths.SCORES.format(**run, method=m))["score"].to_numpy()
               for m in ("cld", "cld_first3", "cld_stride2")}
     assert not np.allclose(scores["cld"], scores["cld_first3"])
     assert not np.allclose(scores["cld"], scores["cld_stride2"])

@@ -26,6 +26,8 @@ import torch
 import yaml
 from conftest import REPO, SMOKE, SNAKEMAKE
 
+from prunebench import paths
+
 pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
 
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
@@ -34,7 +36,8 @@ RULES = ["prepare_data", "make_split", "train_proxy", "train_proxy_repeat", "sco
          "train_target", "train_target_full", "aggregate", "report"]
 GPU_RULES = {"train_proxy", "train_proxy_repeat", "train_target", "train_target_full"}
 TARGET_RULES = ("train_target", "train_target_full")
-OUT = "results/fashion_mnist"
+OUT = paths.results_dir({"dataset": {"name": "fashion_mnist"}})
+RUN = {"proxy": "small_cnn", "seed": 0}  # the proxy run, and whose subsets the targets train on
 FALLBACK = "CUDA_VISIBLE_DEVICES=0 but CUDA is not usable here; running on the CPU"
 
 
@@ -112,7 +115,7 @@ def local_results(smoke_results) -> pd.DataFrame:
     accuracy depend on it; the cluster profile packs two trainings in a two-thread target job, so each
     trains on one thread as locally, and results are identical.
     """
-    frame = pd.read_parquet(smoke_results / "results.parquet")
+    frame = pd.read_parquet(smoke_results / paths.TABLE)
     return frame[frame["method"].isin(METHODS)].reset_index(drop=True)
 
 
@@ -164,7 +167,7 @@ def job_stats(output: str) -> dict[str, int]:
 
 
 def results(clone: Path) -> pd.DataFrame:
-    return pd.read_parquet(clone / OUT / "results.parquet")
+    return pd.read_parquet(clone / OUT / paths.TABLE)
 
 
 def assert_same_results(a: pd.DataFrame, b: pd.DataFrame):
@@ -257,8 +260,8 @@ def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, 
                            f"{len(jobs)} sbatch submissions ({len(groups)} target groups)")
 
     assert_same_results(results(clone), local_results)
-    for log in [clone / OUT / "logs/train_proxy/seed0.log",
-                *(clone / OUT / "logs/train_target").rglob("*.log")]:
+    for log in [clone / OUT / paths.log("train_proxy").format(**RUN),
+                *(clone / OUT / "logs" / "train_target").rglob("*.log")]:
         assert FALLBACK in log.read_text(), log  # the fake GPU: CUDA absent, one line, then the CPU
     assert not list((clone / OUT).rglob("*checkpoint*.pt"))
 
@@ -274,14 +277,14 @@ def test_rerunning_one_methods_branch(clone, store, local_results):
     assert job_stats(done.output) == {"score": 1, "select": 1, "train_target": 1, "aggregate": 1, "report": 1,
                                       "all": 1}
     jobs = slurm_jobs(done.output)
-    assert [j["Comment"] for j in _submitted(jobs, "score")] == ["rule_score_wildcards_cld_0"]
-    assert [j["Comment"] for j in _submitted(jobs, "select")] == ["rule_select_wildcards_cld_0"]
+    assert [j["Comment"] for j in _submitted(jobs, "score")] == ["rule_score_wildcards_small_cnn_cld_0"]
+    assert [j["Comment"] for j in _submitted(jobs, "select")] == ["rule_select_wildcards_small_cnn_cld_0"]
     assert {j["State"] for j in jobs} == {"COMPLETED"}
     assert_same_results(results(clone), local_results)
 
 
 def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
-    report = clone / OUT / "report" / "index.html"
+    report = clone / OUT / paths.REPORT / "index.html"
     before = report.stat().st_mtime
     done = run_story(clone, store, "regenerate the final report")
     assert done.returncode == 0, done.output[-6000:]
@@ -293,33 +296,35 @@ def test_regenerating_the_report_reruns_only_aggregate_and_report(clone, store):
 def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, store, local_results):
     # CLD's scores are damaged (same times, so only the select job that is redone reads them),
     # and CLD's and Forgetting's 0.5 subsets and target runs are to be redone
-    scores = clone / OUT / "scores/cld/seed0.parquet"
+    scores = clone / OUT / paths.SCORES.format(**RUN, method="cld")
     good, times = scores.read_bytes(), (scores.stat().st_atime, scores.stat().st_mtime)
     scores.write_bytes(b"PAR1 damaged")
     os.utime(scores, times)
     for method in ("cld", "forgetting"):
-        (clone / OUT / f"targets/small_cnn/{method}/0.5/seed0.json").unlink()
-        (clone / OUT / f"subsets/{method}/0.5/seed0.parquet").unlink()
+        (clone / OUT / paths.TARGET.format(**RUN, arch="small_cnn", method=method, fraction="0.5")).unlink()
+        (clone / OUT / paths.SUBSET.format(**RUN, method=method, fraction="0.5")).unlink()
     # as after a first run that stopped: no final table or report yet (Snakemake does not redo missing
     # intermediate files while the final outputs exist and are up to date)
-    for name in ("results.parquet", "results.csv"):
+    for name in (paths.TABLE, paths.TABLE_CSV):
         (clone / OUT / name).unlink()
-    shutil.rmtree(clone / OUT / "report")
+    shutil.rmtree(clone / OUT / paths.REPORT)
     done = run_story(clone, store, "run everything on SLURM", "--keep-going", "--retries", "0")
     assert done.returncode != 0
     error = done.output.split("Error in rule select:")[1][:3000]
     # the rule and its wildcards: one job selects both fractions
-    assert f"output: {OUT}/subsets/cld/0.1/seed0.parquet, {OUT}/subsets/cld/0.5/seed0.parquet" in error
-    assert f"log: {OUT}/logs/select/cld/seed0.log" in error
-    assert "wildcards: method=cld, seed=0" in done.output
+    subsets = (f"{OUT}/{paths.SUBSET.format(**RUN, method='cld', fraction=f)}" for f in ("0.1", "0.5"))
+    assert f"output: {', '.join(subsets)}" in error
+    assert f"log: {OUT}/{paths.log('select').format(**RUN, method='cld')}" in error
+    assert "wildcards: proxy=small_cnn, method=cld, seed=0" in done.output
     assert ".snakemake/slurm_logs/rule_select/" in done.output  # the SLURM job's own log
-    assert "seed0.parquet" in (clone / OUT / "logs/select/cld/seed0.log").read_text()  # one line: what is wrong
+    log = clone / OUT / paths.log("select").format(**RUN, method="cld")
+    assert "seed0.parquet" in log.read_text()  # one line: what is wrong
     jobs = slurm_jobs(done.output)
-    assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_cld_0"] == ["FAILED"]
+    assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_small_cnn_cld_0"] == ["FAILED"]
     # --keep-going: Forgetting's subsets were redone all the same (its target job shares a group job with
     # CLD's, and a group starts only when all its inputs are there, so it waits for the rerun)
-    assert "rule_select_wildcards_forgetting_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
-    assert (clone / OUT / "subsets/forgetting/0.5/seed0.parquet").exists()
+    assert "rule_select_wildcards_small_cnn_forgetting_0" in {j["Comment"] for j in jobs if j["State"] == "COMPLETED"}
+    assert (clone / OUT / paths.SUBSET.format(**RUN, method="forgetting", fraction="0.5")).exists()
 
     scores.write_bytes(good)  # fixed; the same command resumes with only what is missing
     os.utime(scores, times)
@@ -343,7 +348,8 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     'CANCELLED by <uid>', which it does not take for a failure.)
     """
     (clone / "longer.yaml").write_text("methods: [full]\nmethod_params: {}\ntarget: {epochs: 12}\n")
-    checkpoint = clone / OUT / "targets/small_cnn/full/1.0/seed0.json.checkpoint.pt"
+    result = clone / OUT / paths.TARGET.format(**RUN, arch="small_cnn", method="full", fraction="1.0")
+    checkpoint = result.with_name(f"{result.name}.checkpoint.pt")
     command = readme_stories()["run everything on SLURM"].replace("profiles/slurm", "profiles/slurm-local")
     run = subprocess.Popen(["bash", "-c", f"{command} --configfile longer.yaml"], cwd=clone, env=_env(store),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -363,7 +369,7 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     jobs = slurm_jobs(output)
     states = [j["State"] for j in jobs if j["rule"] == "train_target"]
     assert states[0] == "FAILED" and states[-1] == "COMPLETED", states  # killed, resubmitted (retries: 2)
-    log = (clone / OUT / "logs/train_target/small_cnn/full/seed0.log").read_text()
+    log = (clone / OUT / paths.log("train_target").format(**RUN, arch="small_cnn", method="full")).read_text()
     resumed = re.search(r"resumed from checkpoint \S+ after epoch (\d+) of 12", log)
     assert resumed and int(resumed[1]) >= killed_after, log  # resumed, not restarted
     assert "epoch 1:" not in log and not checkpoint.exists()
@@ -374,13 +380,13 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
 from prunebench import pipeline
 from prunebench.config import load_config
 from prunebench.runtime import run_step
-run_step(pipeline.train_target, None, 1, data_dir={str(clone / OUT / "data")!r},
-         subset_path={str(clone / OUT / "subsets/full/1.0/seed0.parquet")!r},
+run_step(pipeline.train_target, None, 1, data_dir={str(clone / OUT / paths.DATA)!r},
+         subset_path={str(clone / OUT / paths.SUBSET.format(**RUN, method="full", fraction="1.0"))!r},
          target=load_config({str(clone / "config.yaml")!r}, {str(clone / "longer.yaml")!r})["target"],
          arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r},
-         split_path={str(clone / OUT / "split/seed0.parquet")!r})
+         split_path={str(clone / OUT / paths.SPLIT.format(seed=0))!r})
 """], check=True, cwd=clone, capture_output=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
-    cluster_run = json.loads((clone / OUT / "targets/small_cnn/full/1.0/seed0.json").read_text())
+    cluster_run = json.loads(result.read_text())
     uninterrupted = json.loads(straight.read_text())
     assert cluster_run.pop("resumed_from") == int(resumed[1]) and uninterrupted.pop("resumed_from") == 0
     cluster_run.pop("wall_seconds"), uninterrupted.pop("wall_seconds")
@@ -397,14 +403,15 @@ def test_a_second_config_reuses_the_stored_proxy_instead_of_training(clone, stor
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
     assert list(store.glob("proxy/*/manifest.json"))
-    log = (tmp_path / "run" / OUT / "logs/train_proxy/seed0.log").read_text()
+    log = (tmp_path / "run" / OUT / paths.log("train_proxy").format(**RUN)).read_text()
     assert "reused the proxy outputs stored in" in log and "epoch 1/" not in log  # no training
-    second = tmp_path / "run" / OUT / "proxy/seed0"
+    second = tmp_path / "run" / OUT / paths.PROXY.format(**RUN)
     stored = {p.name: p for entry in store.glob("proxy/*") for p in entry.iterdir() if p.name != "manifest.json"}
     names = sorted(p.name for p in second.iterdir() if p.is_file())
     assert names and set(names) <= set(stored)
     for name in names:  # the very files the first run stored (links, so the same inodes)
         assert (second / name).stat().st_ino == stored[name].stat().st_ino, name
-    seconds = pd.read_csv(tmp_path / "run" / OUT / "benchmarks/train_proxy/seed0.tsv", sep="\t")["s"].iloc[0]
+    benchmark = tmp_path / "run" / OUT / paths.benchmark("train_proxy").format(**RUN)
+    seconds = pd.read_csv(benchmark, sep="\t")["s"].iloc[0]
     print(f"\nproxy job that reused the store: {seconds:.1f} s")
-    assert "rule_train_proxy_wildcards_0" in {j["Comment"] for j in slurm_jobs(output)}
+    assert "rule_train_proxy_wildcards_small_cnn_0" in {j["Comment"] for j in slurm_jobs(output)}
