@@ -63,6 +63,7 @@ rule report:
     params:
         code=code("report"),
         config=CFG,
-        proxy_runs=paths.fill(f"{OUT}/{paths.PROXY}", proxy=MAIN_PROXY),  # {seed}: each seed's run
+        # each seed's run folder, {seed} left in (a function: Snakemake would fill a string's wildcards)
+        proxy_runs=lambda wildcards: paths.fill(f"{OUT}/{paths.PROXY}", proxy=MAIN_PROXY),
     script:
         "../workflow_scripts/report.py"
