@@ -579,7 +579,7 @@ def transfer_figure(pairs: pd.DataFrame, proxy: str, archs: list[str], palette: 
     oracle = pairs["oracle"].notna().any()
     fig, axes = plt.subplots(2 if oracle else 1, max(len(shown), 1), figsize=(5.5 * max(len(shown), 1) + 2,
                                                                                7.5 if oracle else 4.2),
-                             squeeze=False, sharex=True)
+                             squeeze=False)
     if not shown:
         _note(axes[0, 0], "No target runs to compare across proxies.")
         return fig
@@ -606,7 +606,7 @@ def transfer_figure(pairs: pd.DataFrame, proxy: str, archs: list[str], palette: 
                 bottom.axhline(0, color="black", linewidth=1)
                 _log_fraction_axis(bottom, gaps["fraction"])
                 bottom.set_ylabel("transfer − oracle (points)")
-            top.set_xlabel("")
+                top.set_xlabel("")
         for ax in axes[:, column]:
             if ax.get_legend() is not None:
                 ax.get_legend().remove()
