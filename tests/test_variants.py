@@ -6,6 +6,7 @@ import json
 import pytest
 from conftest import snakemake
 
+from prunebench import paths
 from prunebench.config import ConfigError, method_labels, method_params, method_spec, validate_config
 from prunebench.io import read_table, table_metadata
 from prunebench.pipeline import step_code
@@ -108,9 +109,9 @@ target: {epochs: 2, batch_size: 128}
 def test_a_variant_runs_beside_its_method_with_files_results_and_report_rows_of_its_own(tmp_path):
     (tmp_path / "variants.yaml").write_text(VARIANT_RUN)
     snakemake(tmp_path, "--configfile", str(tmp_path / "variants.yaml"), "--cores", "2")
-    out = tmp_path / "results" / "fashion_mnist"
-
-    tables = {m: read_table(out / "scores" / m / "seed0.parquet") for m in ("forgetting", "forgetting_deepcore")}
+    out = tmp_path / paths.results_dir({"dataset": {"name": "fashion_mnist"}})
+    run = {"proxy": "small_cnn", "seed": 0}
+    tables = {m: read_table(out / paths.SCORES.format(**run, method=m)) for m in ("forgetting", "forgetting_deepcore")}
     meta = table_metadata(tables["forgetting_deepcore"], "scores")
     assert (meta["method"], meta["base_method"], meta["params"]["compat"]) == ("forgetting_deepcore", "forgetting",
                                                                                 "deepcore")
@@ -119,18 +120,18 @@ def test_a_variant_runs_beside_its_method_with_files_results_and_report_rows_of_
     assert never_learned.any()  # else the two would not differ
     assert (deepcore[never_learned] == 0).all() and (deepcore[~never_learned] == paper[~never_learned]).all()
 
-    subsets = {m: set(read_table(out / "subsets" / m / "0.1" / "seed0.parquet").column("index").to_pylist())
-               for m in ("forgetting", "forgetting_deepcore")}
+    subsets = {m: set(read_table(out / paths.SUBSET.format(**run, method=m, fraction="0.1")).column("index")
+                      .to_pylist()) for m in ("forgetting", "forgetting_deepcore")}
     assert len(subsets["forgetting"]) == len(subsets["forgetting_deepcore"]) == 270
     assert subsets["forgetting"] != subsets["forgetting_deepcore"]
 
-    record = json.loads((out / "targets" / "small_cnn" / "forgetting_deepcore" / "0.1" / "seed0.json").read_text())
-    assert record["method"] == "forgetting_deepcore"
-    assert (out / "logs" / "score" / "forgetting_deepcore" / "seed0.log").exists()
-    assert set(read_table(out / "results.parquet").column("method").to_pylist()) == {
+    target = paths.TARGET.format(**run, arch="small_cnn", method="forgetting_deepcore", fraction="0.1")
+    assert json.loads((out / target).read_text())["method"] == "forgetting_deepcore"
+    assert (out / paths.log("score").format(**run, method="forgetting_deepcore")).exists()
+    assert set(read_table(out / paths.TABLE).column("method").to_pylist()) == {
         "random", "forgetting", "forgetting_deepcore"}
 
-    summary = (out / "report" / "summary.md").read_text()
+    summary = (out / paths.REPORT / "summary.md").read_text()
     rows = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| ")]
     first = rows.index("forgetting")
     assert rows[first + 1] == "forgetting_deepcore"  # grouped: the method, then its variant (listed before it)
