@@ -108,8 +108,8 @@ def test_one_seed_gives_gaps_without_an_interval_and_the_page_says_so(tmp_path):
     table = comparison_table(frame, ["random", "cld"], {})
     assert table.cells.loc["cld − random", "10%"] == "+3.00 (1 seed)" and not table.best.any().any()
     config = {"dataset": {"name": "d"}, "methods": ["random", "cld"], "fractions": [0.1], "split": {"label_noise": 0},
-              "target": {"archs": ["cnn"]}}
-    page = write_report(frame.assign(test_accuracy_best=np.nan), tmp_path, config).read_text()
+              "target": {"archs": ["cnn"], "proxy": "cnn", "oracle": False}}
+    page = write_report(frame.assign(test_accuracy_best=np.nan, proxy_arch="cnn"), tmp_path, config).read_text()
     assert "With one seed there is no interval" in page and "95% paired t confidence interval" in page
 
 
