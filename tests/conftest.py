@@ -19,6 +19,7 @@ PRESETS = {
     "cifar100-validation": ["cifar100-cld.yaml", "cifar100-validation.yaml"],
     "cifar10-noise": ["cifar100-cld.yaml", "cifar10-noise.yaml"],
     "imagenet-cld": ["imagenet-cld.yaml"],
+    "imagenet-transfer": ["imagenet-cld.yaml", "imagenet-transfer.yaml"],
     "imagenet-slice": ["imagenet-slice.yaml"],
 }
 

@@ -5,7 +5,8 @@ import re
 import pytest
 from conftest import PRESETS, REPO, preset_files, snakemake
 
-from prunebench.config import load_config, method_labels, method_params, method_spec
+from prunebench import paths
+from prunebench.config import load_config, method_labels, method_params, method_spec, reads_proxy, target_runs
 from prunebench.methods import REGISTRY, get_method
 from prunebench.paths import results_dir
 
@@ -97,6 +98,21 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
     assert proxy["repeats"] == 1
 
 
+def test_transfer_preset_trains_four_targets_on_resnet18s_coresets_and_on_their_own(tmp_path):
+    cfg, base = preset("imagenet-transfer"), preset("imagenet-cld")
+    targets = ["resnet34", "resnet50", "vgg19_bn", "densenet121"]
+    assert cfg["target"]["archs"] == targets and cfg["target"]["proxy"] == "resnet18" and cfg["target"]["oracle"]
+    assert cfg["proxy"]["archs"] == ["resnet18", *targets]
+    assert {k: v for k, v in cfg["proxy"].items() if k != "archs"} == {k: v for k, v in base["proxy"].items()
+                                                                      if k != "archs"}  # CLD's ImageNet protocol
+    assert results_dir(cfg) == results_dir(base)  # its store and ResNet-18 proxies are imagenet-cld's
+    planned = snakemake(tmp_path, "--configfile", *preset_files("imagenet-transfer"), "-n").stdout
+    for arch in targets:
+        for proxy in ("resnet18", arch):  # transfer, and the oracle: its own proxy's coresets
+            assert paths.TARGET.format(proxy=proxy, arch=arch, method="cld", fraction="0.1", seed=4) in planned
+        assert paths.TARGET.format(proxy=arch, arch=arch, method="random", fraction="0.1", seed=4) not in planned
+
+
 def test_imagenet_slice_is_a_class_and_sample_stratified_slice():
     cfg = preset("imagenet-slice")
     assert (cfg["dataset"]["num_classes"], cfg["split"]["max_samples"], cfg["proxy"]["data"]) == (100, 26000, "stream")
@@ -109,15 +125,17 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     done = snakemake(tmp_path, "--configfile", *preset_files(name), "-n")
     stats = done.stdout.split("Job stats:")[-1]
     jobs = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-    full = sum(method_spec(cfg, m).full_only for m in method_labels(cfg))
-    assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == len(cfg["seeds"])
+    seeds, runs = len(cfg["seeds"]), target_runs(cfg)  # (proxy arch, target arch, method) per target job and seed
+    full = {m for m in method_labels(cfg) if method_spec(cfg, m).full_only}
+    proxies = {p for p, _, m in runs if reads_proxy(cfg, m)}  # the proxy runs some method's subsets read
     averaged = {"el2n", "grand"} & {method_spec(cfg, m).name for m in method_labels(cfg)}  # they read the repeats
-    assert jobs.get("train_proxy_repeat", 0) == len(cfg["seeds"]) * (cfg["proxy"]["repeats"] - 1) * bool(averaged)
-    # one job per method, seed (and architecture) selects, and trains on, every fraction
-    per_arch = len(cfg["seeds"]) * len(cfg["target"]["archs"])
-    assert jobs["select"] == (len(cfg["methods"]) - full) * len(cfg["seeds"])
-    assert jobs["select_full"] == full * len(cfg["seeds"])
-    assert jobs["train_target"] == (len(cfg["methods"]) - full) * per_arch
-    assert jobs["train_target_full"] == full * per_arch and jobs["report"] == 1
+    assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == seeds * len(proxies)
+    assert jobs.get("train_proxy_repeat", 0) == seeds * len(proxies) * (cfg["proxy"]["repeats"] - 1) * bool(averaged)
+    # one job per (proxy,) method and seed selects every fraction; one per (proxy, target,) method and seed trains them
+    selected = {(p, m) for p, _, m in runs}
+    assert jobs["select"] + jobs["select_full"] == seeds * len(selected)
+    assert jobs["select_full"] == seeds * len({(p, m) for p, m in selected if m in full})
+    assert jobs["train_target"] + jobs["train_target_full"] == seeds * len(runs)
+    assert jobs["train_target_full"] == seeds * sum(m in full for _, _, m in runs) and jobs["report"] == 1
     assert f"{results_dir(cfg)}/report/index.html" in done.stdout
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

@@ -117,3 +117,22 @@ def test_ablation_slice_runs_clds_variants_side_by_side(tmp_path):
               for m in ("cld", "cld_first3", "cld_stride2")}
     assert not np.allclose(scores["cld"], scores["cld_first3"])
     assert not np.allclose(scores["cld"], scores["cld_stride2"])
+
+
+@pytest.mark.usefixtures("user_files")  # the study's ImageNet folder
+def test_transfer_slice_reports_transfer_beside_the_oracle(tmp_path):
+    cfg = slice_config("imagenet-transfer")
+    study = load_config(REPO / "config.yaml", *preset_files("imagenet-transfer"))
+    for c in (cfg, study):  # a cheap proxy's coresets on other targets, and each target's own proxy
+        assert c["target"]["oracle"] and c["target"]["proxy"] not in c["target"]["archs"]
+        assert set(c["proxy"]["archs"]) == {c["target"]["proxy"], *c["target"]["archs"]}
+    results = run_slice(tmp_path, "imagenet-transfer")
+    assert_every_cell_filled(results, cfg)
+    table = pd.read_csv(results / paths.REPORT / "accuracy.csv").set_index(["proxy_arch", "arch", "method", "fraction"])
+    for fraction in cfg["fractions"]:  # CLD's transfer cell and its oracle cell, both filled
+        for proxy in ("resnet18", "small_cnn"):
+            assert np.isfinite(table.loc[(proxy, "small_cnn", "cld", fraction), "mean"])
+    summary = (results / paths.REPORT / "summary.md").read_text()
+    for row in ("resnet18 → small_cnn", "small_cnn → small_cnn (oracle)", "gap to oracle, small_cnn"):
+        assert f"| {row} |" in summary, row
+    assert (results / paths.REPORT / f"{paths.TRANSFER_FIGURE}.png").read_bytes().startswith(b"\x89PNG")
