@@ -11,7 +11,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
-import torchvision.models as tv
 from torch import nn
 
 from .errors import UnknownNameError, check_new_name
@@ -104,9 +103,17 @@ def _stem_conv(conv: nn.Conv2d, in_channels: int, small: bool, mode: str) -> nn.
     return new
 
 
-def _resnet(factory: Callable[..., tv.ResNet]) -> Callable[[int, int, int], Classifier]:
+def _torchvision(name: str) -> Callable[..., nn.Module]:
+    """torchvision's builder of model `name`, imported when a model is built: importing torchvision
+    takes about a second, which every job that trains small_cnn (or only lists ARCHS) would pay."""
+    import torchvision.models
+
+    return getattr(torchvision.models, name)
+
+
+def _resnet(name: str) -> Callable[[int, int, int], Classifier]:
     def build(in_channels: int, num_classes: int, image_size: int) -> Classifier:
-        net = factory(num_classes=num_classes)
+        net = _torchvision(name)(num_classes=num_classes)
         small = image_size < LARGE_IMAGE
         features = nn.Sequential(OrderedDict(
             conv1=_stem_conv(net.conv1, in_channels, small, "fan_out"), bn1=net.bn1, relu=net.relu,
@@ -114,19 +121,19 @@ def _resnet(factory: Callable[..., tv.ResNet]) -> Callable[[int, int, int], Clas
             layer1=net.layer1, layer2=net.layer2, layer3=net.layer3, layer4=net.layer4,
             pool=GlobalAveragePool()))
         return Classifier(features, net.fc)
-    build.__doc__ = f"torchvision's {factory.__name__}, with the CIFAR stem below {LARGE_IMAGE} px."
+    build.__doc__ = f"torchvision's {name}, with the CIFAR stem below {LARGE_IMAGE} px."
     return build
 
 
-for _name, _factory in (("resnet18", tv.resnet18), ("resnet34", tv.resnet34), ("resnet50", tv.resnet50)):
-    register_arch(_name)(_resnet(_factory))
+for _name in ("resnet18", "resnet34", "resnet50"):
+    register_arch(_name)(_resnet(_name))
 
 
 @register_arch("vgg19_bn")
 def vgg19_bn(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     """torchvision's VGG-19 with BatchNorm; below LARGE_IMAGE px the CIFAR form (one linear layer on the
     512 pooled channels, as DeepCore's VGG), else torchvision's 7x7 pooling and 4096-wide classifier."""
-    net = tv.vgg19_bn(num_classes=num_classes)
+    net = _torchvision("vgg19_bn")(num_classes=num_classes)
     net.features[0] = _stem_conv(net.features[0], in_channels, False, "fan_out")  # 3x3 stride 1 already
     if image_size < LARGE_IMAGE:
         head = nn.Linear(512, num_classes)
@@ -141,7 +148,7 @@ def vgg19_bn(in_channels: int, num_classes: int, image_size: int) -> Classifier:
 @register_arch("densenet121")
 def densenet121(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     """torchvision's DenseNet-121, with the CIFAR stem below LARGE_IMAGE px."""
-    net = tv.densenet121(num_classes=num_classes)
+    net = _torchvision("densenet121")(num_classes=num_classes)
     small = image_size < LARGE_IMAGE
     net.features.conv0 = _stem_conv(net.features.conv0, in_channels, small, "fan_in")
     if small:

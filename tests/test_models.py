@@ -1,5 +1,8 @@
 """Architectures: torchvision's models with the stem chosen from the image size, split into features and head."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch import nn
@@ -76,3 +79,12 @@ def test_registry_refuses_a_second_entry_and_names_the_known_ones():
         register_arch("resnet18")(lambda *args: None)
     with pytest.raises(KeyError, match="unknown architecture 'resnet7'; known: small_cnn, resnet18"):
         build_model("resnet7", 3, 10, 32, 0)
+
+
+def test_a_small_cnn_training_process_never_imports_torchvision():
+    """torchvision is imported when one of its models is built, not by every training job (about a second each)."""
+    code = ("import sys; from prunebench import pipeline, target; from prunebench.models import build_model; "
+            "build_model('small_cnn', 1, 10, 28, 0); print('torchvision' in sys.modules); "
+            "build_model('resnet18', 1, 10, 28, 0); print('torchvision' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
