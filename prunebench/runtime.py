@@ -76,16 +76,34 @@ def end_with_launcher(poll_seconds: float = 2.0) -> None:
     threading.Thread(target=watch, daemon=True, name="end-with-launcher").start()
 
 
+def process_seconds() -> float | None:
+    """Seconds since this process started (from /proc; None without it): its start-up, read when a step begins."""
+    try:
+        stat = open("/proc/self/stat").read()
+    except OSError:
+        return None
+    ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22, starttime: clock ticks after boot
+    return time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+
+
+STEP_LINE = "step %s took %.3f s; the process had started %.3f s before it"  # benchmarks/job_overhead.py reads it
+
+
 def run_step(step, log_path: str | None, threads: int = 1, /, **kwargs) -> None:
     """Run one pipeline step; a known failure ends the process with one line naming what is wrong.
 
     `threads` sets up the process; a step that takes its own `threads` gets it among `kwargs`.
-    The config's plugin modules (named by the workflow's environment) are imported first."""
+    The config's plugin modules (named by the workflow's environment) are imported first. The log's
+    last line says how long the step took, and how long the process ran before it (interpreter, imports)."""
     setup(log_path, threads)
     end_with_launcher()
+    logger = logging.getLogger(step.__module__)
     try:
         load_plugins(workflow_plugins())
+        started, tick = process_seconds(), time.perf_counter()
         step(**kwargs)
     except InputError as err:  # bad input: one line; anything else is a bug and keeps its traceback
-        logging.getLogger(step.__module__).error("%s: %s", step.__name__, err)
+        logger.error("%s: %s", step.__name__, err)
         sys.exit(1)
+    if started is not None:
+        logger.info(STEP_LINE, step.__name__, time.perf_counter() - tick, started)
