@@ -69,9 +69,22 @@ def copy_repo(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
-    """The smoke config run once through real Snakemake; returns its working directory."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    snakemake(workdir, "--configfile", str(SMOKE), "--cores", "2")
+    """The smoke config run once through real Snakemake; returns its working directory.
+
+    Under pytest-xdist (`make test`) the workers share one run: the first that needs it runs it
+    in their common temporary folder, under a file lock, and the others wait for it."""
+    from filelock import FileLock
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # plain pytest
+        workdir = tmp_path_factory.mktemp("smoke")
+        snakemake(workdir, "--configfile", str(SMOKE), "--cores", "2")
+        return workdir
+    workdir = tmp_path_factory.getbasetemp().parent / "smoke"
+    with FileLock(f"{workdir}.lock"):
+        if not (workdir / "done").exists():
+            workdir.mkdir(exist_ok=True)
+            snakemake(workdir, "--configfile", str(SMOKE), "--cores", "2")
+            (workdir / "done").touch()
     return workdir
 
 
