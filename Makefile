@@ -14,9 +14,12 @@ run: setup
 	$(BIN)/snakemake --cores $(CORES)
 	@echo "Report: $(abspath $(REPORT))"
 
-# the slurm-marked tests start a local SLURM cluster (scripts/local_slurm.sh) when they can
+# the slurm-marked tests start a local SLURM cluster (scripts/local_slurm.sh) when they can. Three
+# pytest-xdist workers, whole modules each (module fixtures run once): the SLURM module, which mostly
+# waits for the cluster, goes first on one of them while the other two keep both cores busy
+TEST_WORKERS ?= 3
 test: setup slurm
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 setup: $(VENV)/.installed fashion-mnist chromium
 

@@ -37,6 +37,13 @@ def user_files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`: whole modules per worker, in this order) the modules that wait
+    longest start first: the SLURM tests (mostly polling the cluster), then the real workflow runs."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        items.sort(key=lambda item: (not item.get_closest_marker("slurm"), not item.get_closest_marker("pipeline")))
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run the real Snakemake CLI on this repository's Snakefile in `workdir`."""
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
