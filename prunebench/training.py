@@ -37,7 +37,10 @@ def resolve_device(requested: str = "auto") -> torch.device:
     Also selects deterministic kernels, so a seed fixes the result on a given machine.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS needs it before first use
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    # what torch.use_deterministic_algorithms(True, warn_only=True) sets, without its first step: it imports
+    # torch._inductor (and torch._dynamo, about a second in every training process) to set a flag for
+    # compiled code, and nothing here compiles
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     if requested == "auto":
         if torch.cuda.is_available():

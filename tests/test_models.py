@@ -81,10 +81,14 @@ def test_registry_refuses_a_second_entry_and_names_the_known_ones():
         build_model("resnet7", 3, 10, 32, 0)
 
 
-def test_a_small_cnn_training_process_never_imports_torchvision():
-    """torchvision is imported when one of its models is built, not by every training job (about a second each)."""
-    code = ("import sys; from prunebench import pipeline, target; from prunebench.models import build_model; "
-            "build_model('small_cnn', 1, 10, 28, 0); print('torchvision' in sys.modules); "
+def test_a_small_cnn_training_process_imports_neither_torchvision_nor_the_compiler():
+    """torchvision is imported when one of its models is built, and torch's compiler never (about a second each
+    in every training job); kernels are deterministic all the same."""
+    code = ("import sys, torch; from prunebench import pipeline, target; from prunebench.models import build_model; "
+            "from prunebench.training import resolve_device; resolve_device('cpu'); "
+            "build_model('small_cnn', 1, 10, 28, 0); "
+            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), "
+            "'torch._dynamo' in sys.modules, 'torchvision' in sys.modules); "
             "build_model('resnet18', 1, 10, 28, 0); print('torchvision' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["False", "True"]
+    assert done.stdout.split() == ["True", "True", "False", "False", "True"]
