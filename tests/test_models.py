@@ -86,9 +86,9 @@ def test_a_small_cnn_training_process_imports_neither_torchvision_nor_the_compil
     in every training job); kernels are deterministic all the same."""
     code = ("import sys, torch; from prunebench import pipeline, target; from prunebench.models import build_model; "
             "from prunebench.training import resolve_device; resolve_device('cpu'); "
-            "build_model('small_cnn', 1, 10, 28, 0); "
-            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), "
-            "'torch._dynamo' in sys.modules, 'torchvision' in sys.modules); "
+            "build_model('small_cnn', 1, 10, 28, 0); print(torch.are_deterministic_algorithms_enabled(), "
+            "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._dynamo' in sys.modules, "
+            "'torchvision' in sys.modules); "
             "build_model('resnet18', 1, 10, 28, 0); print('torchvision' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True", "False", "False", "True"]
