@@ -170,6 +170,7 @@ def comparisons(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) 
             pairs.append((method, RANDOM))
         if bases.get(method, method) != method:
             pairs.append((method, bases[method]))
+    pairs = list(dict.fromkeys(pairs))  # a variant of random: its base pair is its random pair, counted once
     rows = []
     for (method, reference, fraction), gap in paired_gaps(frame, pairs).groupby(
             ["method", "reference", "fraction"], sort=False)["gap"]:

@@ -21,6 +21,7 @@ from prunebench.costs import cost_table, parse_benchmark_path, read_benchmark  #
 from prunebench.io import write_table  # noqa: E402
 from prunebench.report import (  # noqa: E402
     comparison_table,
+    comparisons,
     figure_files,
     method_groups,
     pareto_front,
@@ -258,3 +259,19 @@ def test_best_epoch_accuracy_appears_only_when_kept_and_says_it_was_chosen_on_th
     pipeline.report(**kwargs)  # the default: one evaluation, after the last epoch
     summary = (Path(kwargs["out_dir"]) / "summary.md").read_text()
     assert title not in summary and "Final-epoch test accuracy (%)" in summary
+
+
+def test_a_variant_of_random_is_paired_with_random_once_per_seed():
+    # random_global is random's own variant: its pair with its base and its pair with random are one pair
+    frame = planted_seeds({"random_global": [0.010, -0.004, 0.021]}, seeds=3)
+    config = {"methods": ["random", {"name": "random_global", "method": "random", "params": {"balanced": False}}]}
+    methods, bases = method_groups(config)
+    assert comparisons(frame, methods, bases)[["method", "reference", "seeds"]].values.tolist() == [
+        ["random_global", "random", 3]]
+    found = comparison_table(frame, methods, bases).cells
+    gaps = 100 * np.array([0.010, -0.004, 0.021])
+    half = 4.302652729911275 * gaps.std(ddof=1) / np.sqrt(3)  # t(0.975, 2): three seeds, not six
+    cell = found.loc["random_global − random", "10%"]
+    low, high = (float(v) for v in cell.split("[")[1].split("]")[0].split(","))
+    assert abs(low - (gaps.mean() - half)) < 0.006 and abs(high - (gaps.mean() + half)) < 0.006
+    assert cell.endswith("(noise)")
