@@ -28,6 +28,8 @@ from prunebench.report import (  # noqa: E402
     rank_matrix,
     report_fraction,
     summary_table,
+    transfer_pairs,
+    transfer_table,
     within_table,
     write_report,
 )
@@ -275,3 +277,55 @@ def test_a_variant_of_random_is_paired_with_random_once_per_seed():
     low, high = (float(v) for v in cell.split("[")[1].split("]")[0].split(","))
     assert abs(low - (gaps.mean() - half)) < 0.006 and abs(high - (gaps.mean() + half)) < 0.006
     assert cell.endswith("(noise)")
+
+
+# per seed 0, 1, 2: (proxy arch, target arch, method) -> test accuracy; cld reads the proxy, random does not
+TRANSFER_RUNS = {
+    ("small_cnn", "small_cnn", "random"): [0.65, 0.66, 0.64], ("small_cnn", "small_cnn", "cld"): [0.75, 0.77, 0.73],
+    ("small_cnn", "resnet18", "random"): [0.60, 0.62, 0.61], ("small_cnn", "resnet18", "cld"): [0.70, 0.74, 0.66],
+    ("resnet18", "resnet18", "cld"): [0.72, 0.73, 0.70],  # the oracle; random trains once, on small_cnn's subsets
+}
+
+
+def test_transfer_oracle_and_gap_are_paired_by_seed_and_random_is_its_own_oracle():
+    config = validate_config({"dataset": {"name": "synthetic"}, "methods": ["random", "cld"],
+                              "proxy": {"archs": ["small_cnn", "resnet18"]},
+                              "target": {"archs": ["small_cnn", "resnet18"], "proxy": "small_cnn", "oracle": True}})
+    rows = [{"proxy_arch": p, "arch": a, "method": m, "fraction": f, "seed": s, "test_accuracy": acc + (f == 0.5) / 10}
+            for (p, a, m), accs in TRANSFER_RUNS.items() for f in (0.1, 0.5) for s, acc in enumerate(accs)]
+    rows += [{"proxy_arch": "small_cnn", "arch": a, "method": "full", "fraction": 1.0, "seed": 0, "test_accuracy": 0.9}
+             for a in ("small_cnn", "resnet18")]
+    frame = pd.DataFrame(rows).sample(frac=1, random_state=0)  # shuffled: pairing must go by seed, not position
+    pairs = transfer_pairs(frame, config).set_index(["arch", "method", "fraction", "seed"]).sort_index()
+    assert "full" not in pairs.index.get_level_values("method")
+
+    def at(arch, method):
+        return pairs.xs((arch, method, 0.1), level=["arch", "method", "fraction"]).sort_index()
+
+    runs = {k: 100 * np.array(v) for k, v in TRANSFER_RUNS.items()}
+    cld = at("resnet18", "cld")
+    assert np.allclose(cld["transfer"], runs["small_cnn", "resnet18", "cld"])
+    assert np.allclose(cld["oracle"], runs["resnet18", "resnet18", "cld"])
+    gaps = runs["small_cnn", "resnet18", "cld"] - runs["resnet18", "resnet18", "cld"]  # -2, +1, -4 points
+    assert np.allclose(cld["gap"], gaps)
+    random = at("resnet18", "random")  # its single run is its oracle: no gap
+    assert np.allclose(random["oracle"], runs["small_cnn", "resnet18", "random"]) and (random["gap"] == 0).all()
+    own = at("small_cnn", "cld")
+    assert np.allclose(own["oracle"], own["transfer"])
+
+    table = transfer_table(pairs.reset_index(), 0.1, "small_cnn", ["small_cnn", "resnet18"], ["random", "cld"])
+    cells = table.cells
+    assert list(cells.index) == ["small_cnn → small_cnn (own proxy)", "small_cnn → resnet18",
+                                 "resnet18 → resnet18 (oracle)", "gap to oracle, resnet18"]
+    assert list(cells.columns) == ["random", "cld"]
+
+    def shown(values, sign=""):
+        return f"{np.mean(values):{sign}.2f} ± {np.std(values, ddof=1):.2f}"
+
+    assert cells.loc["small_cnn → small_cnn (own proxy)", "cld"] == shown(runs["small_cnn", "small_cnn", "cld"])
+    assert cells.loc["small_cnn → resnet18", "cld"] == shown(runs["small_cnn", "resnet18", "cld"]) == "70.00 ± 4.00"
+    assert cells.loc["resnet18 → resnet18 (oracle)", "cld"] == shown(runs["resnet18", "resnet18", "cld"])
+    # the mean of the per-seed differences, and their spread (not the spread of either side)
+    assert cells.loc["gap to oracle, resnet18", "cld"] == shown(gaps, "+") == "-1.67 ± 2.52"
+    assert cells.loc["resnet18 → resnet18 (oracle)", "random"] == cells.loc["small_cnn → resnet18", "random"]
+    assert cells.loc["gap to oracle, resnet18", "random"] == "+0.00 ± 0.00"
