@@ -124,8 +124,9 @@ def _param_types(param) -> set[str]:
     return {param.kind} | nullable
 
 
-def _method_scalars(name: str, values):
-    """--config strings in `method_params.<name>`, read by the types of the method's parameters."""
+def _method_scalars(name: str, values, named: dict[str, str]):
+    """--config strings in `method_params.<name>`, read by the types of the method's parameters; `named`: each
+    variant's method by label, so a difficulty `score` naming a variant reads score_params as that method's."""
     spec = REGISTRY.get(name)
     if spec is None or not isinstance(values, dict):
         return values
@@ -135,7 +136,7 @@ def _method_scalars(name: str, values):
            for k, v in values.items()}
     base = base_score(spec, spec.params(out))
     if base is not None and "score_params" in out:
-        out["score_params"] = _method_scalars(base[0], out["score_params"])
+        out["score_params"] = _method_scalars(named.get(base[0], base[0]), out["score_params"], named)
     return out
 
 
@@ -168,10 +169,11 @@ def validate_config(config: dict) -> dict:
     options = DATASETS[dataset["name"]].options
     dataset["options"] = {k: _scalar(v, _option_types(options[k])) if k in options else v
                           for k, v in dataset["options"].items()}
-    cfg["method_params"] = {name: _method_scalars(name, values) for name, values in cfg["method_params"].items()}
+    named = {label: entry["method"] for label, entry in variants(cfg).items()}
+    cfg["method_params"] = {name: _method_scalars(name, values, named) for name, values in cfg["method_params"].items()}
     _check_methods(cfg)
-    cfg["methods"] = [{**e, "params": _method_scalars(e["method"], e.get("params") or {})} if isinstance(e, dict) else e
-                      for e in cfg["methods"]]
+    cfg["methods"] = [{**e, "params": _method_scalars(e["method"], e.get("params") or {}, named)}
+                      if isinstance(e, dict) else e for e in cfg["methods"]]
     if dataset["root"] is not None and not Path(dataset["root"]).is_dir():
         raise ConfigError(f"config: dataset.root: {dataset['root']} is not a folder")
     folder_keys = ("store_size", "crop_size", "num_classes", "skip_bad_images")

@@ -72,6 +72,16 @@ def test_a_difficulty_score_may_name_a_variant():
                                          "params": {"score": "cld_first45", "score_params": {"stride": 4}}}))
 
 
+def test_score_params_from_the_command_line_are_read_by_the_type_of_the_method_a_named_score_variant_runs():
+    """--config strings in score_params: the same whether `score` names cld or a variant of cld."""
+    for score in ("cld", "cld_first45"):
+        params = {"score": score, "score_params": {"stride": "2"}}
+        cfg = validate_config(config(FIRST45, {"name": "ccs_v", "method": "ccs", "params": params},
+                                     method_params={"ccs": params}))
+        assert method_params(cfg, "ccs_v")["score_params"]["stride"] == 2
+        assert method_params(cfg, "ccs")["score_params"]["stride"] == 2
+
+
 def test_a_variants_code_digest_is_its_methods_and_follows_its_params():
     cfg = validate_config(config("cld", FIRST45, "ccs", {"name": "ccs_first45", "method": "ccs",
                                                          "params": {"score": "cld_first45"}}))
