@@ -19,7 +19,7 @@ from .datasets import DATASETS, FOLDER_DATASETS
 from .errors import NAME, InputError
 from .methods import REGISTRY, Method, ProxyPlan, get_method
 from .methods.registry import base_score
-from .paths import results_dir
+from .paths import RESULTS, results_dir
 from .plugins import PluginError, load_plugins
 from .splits import budget_problem, split_problem, split_sizes
 
@@ -193,7 +193,6 @@ def validate_config(config: dict) -> dict:
         raise ConfigError(f"config: dataset.options: unknown option(s) {', '.join(unknown)} for {dataset['name']}; "
                           f"known: {known}")
     _check_budgets(cfg)
-    _check_run_name(cfg)
     split = cfg["split"]
     if split["query_selection"] != "random":
         if split["query_scores"] is None:
@@ -209,6 +208,7 @@ def validate_config(config: dict) -> dict:
             if name not in ARCHS:
                 raise ConfigError(f"config: {where}: unknown architecture {name!r}; known: {', '.join(ARCHS)}")
     _check_transfer(cfg)
+    _check_run_name(cfg)  # after target.proxy's default is filled: run_name may name it
     for name in cfg["method_params"]:  # parameters of unlisted methods may stay, so presets can swap lists
         if name in variants(cfg):
             raise ConfigError(f"config: method_params.{name}: {name} is a variant; its parameters go in its "
@@ -242,9 +242,12 @@ def _check_run_name(cfg: dict) -> None:
     """The run's folder: its fields name config values, and it is one plain folder name below results/."""
     try:
         folder = results_dir(cfg)
-    except (KeyError, IndexError, ValueError, AttributeError) as err:
+    except (KeyError, IndexError, AttributeError) as err:
         raise ConfigError(f"config: run_name: {cfg['run_name']!r} names no config value ({err})") from None
-    name = folder.removeprefix("results/")
+    except (ValueError, TypeError) as err:  # a brace left open, a format spec the value does not take
+        raise ConfigError(f"config: run_name: {cfg['run_name']!r} is not a format string of config values ({err})"
+                          ) from None
+    name = folder.removeprefix(f"{RESULTS}/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+=-]*", name) or Path(folder) == store.DEFAULT:
         raise ConfigError(f"config: run_name: {name!r} is not a folder name of letters, digits and ._+=- "
                           f"(or is the proxy store, {store.DEFAULT})")

@@ -6,7 +6,9 @@ import pytest
 import yaml
 from conftest import PRESETS, REPO, preset_files, snakemake
 
+from prunebench import paths
 from prunebench.config import ConfigError, load_config, validate_config
+from prunebench.paths import results_dir
 
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 
@@ -72,12 +74,23 @@ def test_the_shipped_configs_are_valid():
     ({"run_name": "noise{split[noise]}"}, "config: run_name: 'noise{split[noise]}' names no config value ('noise')"),
     ({"run_name": "../elsewhere"}, "config: run_name: '../elsewhere' is not a folder name"),
     ({"run_name": "store"}, "config: run_name: 'store' is not a folder name"),
+    ({"run_name": "s{seeds:.3}"}, "config: run_name: 's{seeds:.3}' is not a format string of config values "
+     "(unsupported format string passed to list.__format__)"),
+    ({"run_name": "s{seeds"}, "config: run_name: 's{seeds' is not a format string of config values"),
 ])
 def test_each_problem_is_one_line_naming_it(changes, message):
     with pytest.raises(ConfigError) as caught:
         validate_config(with_changes(**changes))
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+def test_run_name_is_checked_with_the_target_proxy_it_defaults_to():
+    # checked before the default was filled, the format spec met None and raised a traceback
+    cfg = validate_config(with_changes(run_name="from-{target[proxy]:.6}", proxy__archs=["resnet18", "small_cnn"],
+                                       target__archs=["small_cnn"], target__oracle=True))
+    assert cfg["target"]["proxy"] == "resnet18"  # its default: the first of proxy.archs
+    assert results_dir(cfg) == f"{paths.RESULTS}/from-resnet"
 
 
 def test_missing_dataset_is_named():
