@@ -21,7 +21,7 @@ from .methods import REGISTRY, Method, ProxyPlan, get_method
 from .methods.registry import base_score
 from .paths import RESULTS, results_dir
 from .plugins import PluginError, load_plugins
-from .splits import budget_problem, split_problem, split_sizes
+from .splits import budget_problem, read_query_scores, split_problem, split_sizes
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -200,6 +200,12 @@ def validate_config(config: dict) -> dict:
                               "Parquet file of index, score")
         if not Path(split["query_scores"]).is_file():
             raise ConfigError(f"config: split.query_scores: {split['query_scores']} is not a file")
+        counts = DATASETS[dataset["name"]].class_counts
+        if counts is not None:  # the training set's size is known: check every index now (else make_split does)
+            try:
+                read_query_scores(split["query_scores"], sum(counts(dataset["options"])))
+            except InputError as err:
+                raise ConfigError(f"config: {err}") from None
     from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
 
     for where in ("proxy.archs", "target.archs"):

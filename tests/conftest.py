@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,9 +41,10 @@ def preset_files(name: str) -> list[str]:
 @pytest.fixture
 def user_files(tmp_path, monkeypatch):
     """Files presets name relative to the working directory, as a user's run does: the ImageNet folder, the
-    validation study's memorization scores (checked to exist at config time, read only by make_split)."""
+    validation study's memorization scores (read at config time: one per CIFAR-100 training image)."""
     (tmp_path / "data" / "imagenet").mkdir(parents=True)
-    (tmp_path / "data" / "cifar100_memorization.parquet").touch()
+    scores = {"index": np.arange(50_000), "score": np.random.default_rng(0).random(50_000)}
+    pq.write_table(pa.table(scores), tmp_path / "data" / "cifar100_memorization.parquet")
     monkeypatch.chdir(tmp_path)
 
 

@@ -2,6 +2,9 @@
 
 import copy
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from conftest import PRESETS, REPO, preset_files, snakemake
@@ -91,6 +94,18 @@ def test_run_name_is_checked_with_the_target_proxy_it_defaults_to():
                                        target__archs=["small_cnn"], target__oracle=True))
     assert cfg["target"]["proxy"] == "resnet18"  # its default: the first of proxy.archs
     assert results_dir(cfg) == f"{paths.RESULTS}/from-resnet"
+
+
+@pytest.mark.parametrize("index, message", [
+    (np.arange(1, 60_001), "index 60000 is not a training sample (there are 60,000)"),
+    (np.arange(59_999), "no score for 1 of the 60,000 training samples (index 59999)"),
+])
+def test_a_query_score_file_with_a_foreign_or_missing_index_is_refused_before_any_job(tmp_path, index, message):
+    path = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"index": index, "score": np.zeros(len(index))}), path)
+    with pytest.raises(ConfigError) as caught:  # Fashion-MNIST's training set is known: 60,000 images
+        validate_config(with_changes(split__query_selection="lowest", split__query_scores=str(path)))
+    assert str(caught.value) == f"config: split.query_scores: {path}: {message}"
 
 
 def test_missing_dataset_is_named():
