@@ -69,15 +69,19 @@ def _method_order(frame_methods, config_methods) -> list[str]:
     return [m for m in config_methods if m in present] + sorted(m for m in present if m not in config_methods)
 
 
-def method_groups(config: dict) -> tuple[list[str], dict[str, str]]:
-    """The configured labels with each method's variants right after it (the method itself first), and each
-    variant's base method."""
-    bases = {label: entry["method"] for label, entry in variants(config).items()}
+def method_groups(config: dict) -> tuple[list[str], dict[str, list[str]]]:
+    """The configured labels with each method's variants right after it (the method itself first), and what
+    each variant is compared with besides random: its base method, then the method its `score` names (CCS on
+    CLD against CLD), where that one is configured."""
     labels = method_labels(config)
+    references = {}
+    for label, entry in variants(config).items():
+        score = (entry.get("params") or {}).get("score")
+        references[label] = list(dict.fromkeys([entry["method"], *([score] if score in labels else [])]))
     groups: dict[str, list[str]] = {}
     for label in labels:
-        groups.setdefault(bases.get(label, label), []).append(label)
-    return [m for base, members in groups.items() for m in sorted(members, key=lambda m: m != base)], bases
+        groups.setdefault(references[label][0] if label in references else label, []).append(label)
+    return [m for base, members in groups.items() for m in sorted(members, key=lambda m: m != base)], references
 
 
 def accuracy_stats(frame: pd.DataFrame) -> pd.DataFrame:
@@ -160,16 +164,15 @@ def paired_gaps(frame: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFra
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
-def comparisons(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) -> pd.DataFrame:
-    """Each method against random, and each variant against its base method, at every fraction: the mean
-    paired gap over seeds (points), its paired t interval at CONFIDENCE (NaN with one seed) and whether the
-    interval holds 0 (the gap is within seed noise)."""
+def comparisons(frame: pd.DataFrame, methods: list[str], references: dict[str, list[str]]) -> pd.DataFrame:
+    """Each method against random, and each variant against its references (`method_groups`), at every
+    fraction: the mean paired gap over seeds (points), its paired t interval at CONFIDENCE (NaN with one seed)
+    and whether the interval holds 0 (the gap is within seed noise)."""
     pairs = []
     for method in _method_order(frame["method"], methods):
         if method not in (RANDOM, FULL):
             pairs.append((method, RANDOM))
-        if bases.get(method, method) != method:
-            pairs.append((method, bases[method]))
+        pairs += [(method, reference) for reference in references.get(method, []) if reference != method]
     pairs = list(dict.fromkeys(pairs))  # a variant of random: its base pair is its random pair, counted once
     rows = []
     for (method, reference, fraction), gap in paired_gaps(frame, pairs).groupby(
@@ -181,10 +184,10 @@ def comparisons(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) 
     return pd.DataFrame(rows, columns=["method", "reference", "fraction", "seeds", "gap", "low", "high", "noise"])
 
 
-def comparison_table(frame: pd.DataFrame, methods: list[str], bases: dict[str, str]) -> Table:
+def comparison_table(frame: pd.DataFrame, methods: list[str], references: dict[str, list[str]]) -> Table:
     """Rows 'method − reference', columns fractions: mean gap [interval]; bold where the interval excludes 0,
     '(noise)' where it holds 0; with one seed the mean alone and '(1 seed)'; '–' where either did not run."""
-    found = comparisons(frame, methods, bases)
+    found = comparisons(frame, methods, references)
     rows = list(dict.fromkeys(f"{m} − {r}" for m, r in zip(found["method"], found["reference"])))
     fractions = sorted(frame.loc[frame["method"] != FULL, "fraction"].unique())
     cells = pd.DataFrame(MISSING, index=pd.Index(rows, name="comparison"), columns=[_percent(f) for f in fractions])
@@ -666,7 +669,7 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
     """
     folder = Path(folder)
     sns.set_theme(style="whitegrid", context="notebook")
-    grouped, bases = method_groups(config)
+    grouped, references = method_groups(config)
     methods = _method_order(frame["method"], grouped)
     palette = _palette([m for m in methods if m != FULL])
     fraction = report_fraction(config)
@@ -723,8 +726,8 @@ def write_report(frame: pd.DataFrame, folder: str | os.PathLike, config: dict, c
         add_figure(accuracy_figure(part, arch, palette), f"accuracy_vs_fraction_{arch}", "Accuracy against fraction",
                    "Final-epoch test accuracy, ±1 std band over seeds; dashed: full data (band ±1 std).")
         one_seed = part["seed"].nunique() < 2
-        add_table(comparison_table(part, methods, bases), "Paired gaps: each method against random, each variant "
-                  "against its method (points)",
+        add_table(comparison_table(part, methods, references), "Paired gaps: each method against random, each "
+                  "variant against its method (and against the method its score names) (points)",
                   "Mean over seeds of (method − reference) test accuracy at the same fraction, architecture and "
                   f"seed, with its {100 * CONFIDENCE:g}% paired t confidence interval over seeds [low, high] (the "
                   "per-seed gaps' mean ± t(n−1) · std / √n, scipy.stats); bold: the interval excludes 0, a real "

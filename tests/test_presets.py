@@ -87,6 +87,8 @@ def test_imagenet_cld_preset_has_clds_imagenet_protocol():
     assert {m: (p.get("epochs"), p.get("stride"), p.get("score")) for m, p in ablations.items()} == {
         "cld_first55": ([1, 55], 1, None), "cld_first82": ([1, 82], 1, None), "cld_stride2": (None, 2, None),
         "cld_stride3": (None, 3, None), "ccs_cld": (None, None, "cld")}
+    # Fig. 5b: CCS's cutoff drops CLD's least aligned end (its hardest), not CLD's kept end
+    assert ablations["ccs_cld"]["score_params"]["keep"] == "lowest"
     # the paper's first 30 and 45 of its 90 epochs: the same shares of this preset's proxy schedule
     last = {m: ablations[m]["epochs"][1] for m in ("cld_first55", "cld_first82")}
     assert {m: round(e / proxy["epochs"] * 90) for m, e in last.items()} == {"cld_first55": 30, "cld_first82": 45}

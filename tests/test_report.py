@@ -91,7 +91,7 @@ def test_paired_gaps_mark_a_real_gap_significant_and_a_seed_noise_gap_within_noi
     config = {"methods": ["random", {"name": "cld_first45", "method": "cld", "params": {"epochs": [1, 45]}}, "el2n",
                           "cld"]}
     methods, bases = method_groups(config)
-    assert methods == ["random", "cld", "cld_first45", "el2n"] and bases == {"cld_first45": "cld"}
+    assert methods == ["random", "cld", "cld_first45", "el2n"] and bases == {"cld_first45": ["cld"]}
     table = comparison_table(frame, methods, bases)
     assert list(table.cells.index) == ["cld − random", "cld_first45 − random", "cld_first45 − cld", "el2n − random"]
     real, noise = table.cells.loc["cld − random", "10%"], table.cells.loc["el2n − random", "10%"]
@@ -277,6 +277,21 @@ def test_a_variant_of_random_is_paired_with_random_once_per_seed():
     low, high = (float(v) for v in cell.split("[")[1].split("]")[0].split(","))
     assert abs(low - (gaps.mean() - half)) < 0.006 and abs(high - (gaps.mean() + half)) < 0.006
     assert cell.endswith("(noise)")
+
+
+def test_ccs_on_cld_is_compared_with_cld_the_method_its_score_names():
+    # CLD's Fig. 5b: CCS's sampling on CLD's scores against CLD itself; ccs (its base) is not configured
+    frame = planted_seeds({"cld": [0.030, 0.028, 0.033], "ccs_cld": [0.010, 0.012, 0.006]}, seeds=3)
+    config = {"methods": ["random", "cld", {"name": "ccs_cld", "method": "ccs", "params": {"score": "cld"}}]}
+    methods, references = method_groups(config)
+    assert references == {"ccs_cld": ["ccs", "cld"]}
+    found = comparisons(frame, methods, references)
+    assert found[["method", "reference", "seeds"]].values.tolist() == [
+        ["cld", "random", 3], ["ccs_cld", "random", 3], ["ccs_cld", "cld", 3]]
+    gaps = 100 * (np.array([0.010, 0.012, 0.006]) - np.array([0.030, 0.028, 0.033]))
+    assert abs(found.iloc[2]["gap"] - gaps.mean()) < 1e-9
+    cell = comparison_table(frame, methods, references).cells.loc["ccs_cld − cld", "10%"]
+    assert cell.startswith(f"{gaps.mean():+.2f} [")
 
 
 # per seed 0, 1, 2: (proxy arch, target arch, method) -> test accuracy; cld reads the proxy, random does not
