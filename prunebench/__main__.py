@@ -1,6 +1,7 @@
 """Command line (`prunebench`, or `python -m prunebench`): `methods` prints the method registry,
 `check CONFIG...` validates config files, `plan [CONFIG...]` prints what a config will run
-(`--calibrate`: and how long it will take here), `--version`. A command is a subparser with a `run(args)`."""
+(`--calibrate`: and how long it will take here), `compare RUN_DIR...` puts finished runs' accuracy side
+by side, `--version`. A command is a subparser with a `run(args)`."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def _plan(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    from .compare import TABLE_NAME, compare_runs
+
+    compare_runs(args.runs, args.out)
+    print(f"{args.out}/{TABLE_NAME}.md, .csv, .png, .svg: {len(args.runs)} runs side by side")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """`prunebench COMMAND`: each command is a subparser whose `run(args)` returns the exit status."""
     parser = argparse.ArgumentParser(prog="prunebench", description="coreset-selection benchmark")
@@ -71,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="time a few training steps on this machine's device to estimate wall time and GPU-hours")
     plan.add_argument("--cores", type=int, default=None, help="CPU cores the run will use (default: all here)")
     plan.set_defaults(run=_plan)
+    compare = commands.add_parser("compare", help="accuracy per (run, method, fraction) of several run folders "
+                                                  "(results/<run_name>) side by side: a table and a figure")
+    compare.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--out", default="comparison", metavar="DIR",
+                         help="where comparison.md, .csv, .png and .svg go (default: ./comparison)")
+    compare.set_defaults(run=_compare)
     args = parser.parse_args(argv)
     try:
         load_plugins(args.plugin)

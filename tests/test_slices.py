@@ -1,5 +1,7 @@
 """Each study's Fashion-MNIST slice (configs/slices/) through real Snakemake: what the study must show, structurally."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -8,6 +10,7 @@ import pytest
 from conftest import REPO, preset_files, snakemake
 
 from prunebench import paths
+from prunebench.__main__ import main
 from prunebench.config import load_config, method_labels, variants
 from prunebench.paths import results_dir
 
@@ -65,18 +68,30 @@ def test_validation_slice_holds_out_the_lowest_scores_of_each_class(tmp_path, fa
     assert set(cfg["methods"]) <= set(study["methods"]) and "cld" in cfg["methods"]
     assert cfg["split"]["query_selection"] == study["split"]["query_selection"] == "lowest"
     results = run_slice(tmp_path, "cifar100-validation")
-    assert results.name == "slice-fashion_mnist-query-lowest"
+    assert results.name == "slice-cifar100-validation-lowest"
     split = pd.read_parquet(results / paths.SPLIT.format(seed=0))
     split["score"] = fashion_scores.loc[split["index"]].to_numpy()
     by_class = split.groupby(["clean_label", "role"])["score"]
     assert (by_class.max().xs("query", level="role") < by_class.min().xs("pool", level="role")).all()
     assert (split[split["role"] == "query"].groupby("label").size() == 10).all()  # 10% of 100 per class
     assert_every_cell_filled(results, cfg)
-    # another composition is another split, planned in its own folder; the lowest one stays as it is
+    # another composition is another split, run in its own folder; the lowest one stays as it is
     planned = snakemake(tmp_path, "--configfile", str(SLICES / "cifar100-validation.yaml"), "-n",
                         "--config", "split={query_selection: highest}").stdout
-    assert f"slice-fashion_mnist-query-highest/{paths.SPLIT.format(seed=0)}" in planned
-    assert "query-lowest" not in planned
+    assert f"slice-cifar100-validation-highest/{paths.SPLIT.format(seed=0)}" in planned
+    assert "validation-lowest" not in planned
+    run_slice(tmp_path, "cifar100-validation", "--config", "split={query_selection: highest}")
+    highest = results.with_name("slice-cifar100-validation-highest")
+    # the study's claim spans runs: both compositions side by side, each cell its run's own result
+    assert main(["compare", str(results), str(highest), "--out", str(tmp_path / "side")]) == 0
+    table = pd.read_csv(tmp_path / "side" / "comparison.csv").set_index(["run", "method", "fraction"])
+    for run in (results, highest):
+        for method in cfg["methods"]:
+            result = json.loads((run / paths.TARGET.format(proxy="small_cnn", arch="small_cnn", method=method,
+                                                           fraction="0.1", seed=0)).read_text())
+            assert table.loc[(run.name, method, 0.1), "mean"] == pytest.approx(100 * result["test_accuracy"])
+    assert "| arch | method | fraction | slice-cifar100-validation-lowest | slice-cifar100-validation-highest |" \
+        in (tmp_path / "side" / "comparison.md").read_text()
 
 
 def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
@@ -84,7 +99,7 @@ def test_noise_slice_shows_which_methods_keep_mislabeled_samples(tmp_path):
     study = load_config(REPO / "config.yaml", *preset_files("cifar10-noise"))
     assert set(cfg["methods"]) <= set(study["methods"]) and cfg["split"]["label_noise"] > 0
     results = run_slice(tmp_path, "cifar10-noise")
-    assert results.name == "slice-fashion_mnist-noise0.3"
+    assert results.name == "slice-cifar10-noise-0.3"
     assert_every_cell_filled(results, cfg)
     figure = results / paths.REPORT / f"{paths.NOISE_FIGURE}.png"
     assert figure.read_bytes().startswith(b"\x89PNG")
@@ -105,18 +120,26 @@ def test_ablation_slice_runs_clds_variants_side_by_side(tmp_path):
     def ablations(c):  # which method each variant runs, and which of its parameters it changes
         return {(entry["method"], tuple(sorted(entry.get("params", {})))) for entry in variants(c).values()}
 
-    assert ablations(cfg) == ablations(study) == {("cld", ("epochs",)), ("cld", ("stride",)), ("ccs", ("score",))}
+    assert ablations(cfg) == ablations(study) == {("cld", ("epochs",)), ("cld", ("stride",)),
+                                                  ("ccs", ("score", "score_params"))}
     results = run_slice(tmp_path, "imagenet-cld")
     assert_every_cell_filled(results, cfg)
     summary = (results / paths.REPORT / "summary.md").read_text()
     rows = [line.split("|")[1].strip() for line in summary.splitlines() if line.startswith("| cld")]
     assert rows[:3] == ["cld", "cld_first3", "cld_stride2"]  # each variant right after its method
     assert "| cld_first3 − cld |" in summary and "| cld_stride2 − cld |" in summary  # and compared with it
+    assert "| ccs_cld − cld |" in summary  # Fig. 5b: CCS on CLD against CLD, the method its score names
     run = {"proxy": cfg["target"]["proxy"], "seed": 0}
     scores = {m: pd.read_parquet(results / paths.SCORES.format(**run, method=m))["score"].to_numpy()
               for m in ("cld", "cld_first3", "cld_stride2")}
     assert not np.allclose(scores["cld"], scores["cld_first3"])
     assert not np.allclose(scores["cld"], scores["cld_stride2"])
+    # CCS's 10% hard cutoff drops the lowest CLD scores (the study's direction), so no subset holds one
+    cld = pd.read_parquet(results / paths.SCORES.format(**run, method="cld")).set_index("index")["score"]
+    cutoff = np.sort(cld.to_numpy())[int(0.1 * len(cld)) - 1]
+    for fraction in ("0.1", "0.3"):
+        kept = pd.read_parquet(results / paths.SUBSET.format(**run, method="ccs_cld", fraction=fraction))["index"]
+        assert cld.loc[kept].min() > cutoff and cld.loc[kept].max() > np.quantile(cld, 0.9)
 
 
 @pytest.mark.usefixtures("user_files")  # the study's ImageNet folder
