@@ -11,7 +11,7 @@ from conftest import run_step
 
 from prunebench import pipeline
 from prunebench.io import DataError, read_table, table_metadata
-from prunebench.methods import ProxyPlan
+from prunebench.methods import ProxyPlan, get_method
 
 
 def test_a_damaged_parquet_fails_with_one_line_naming_the_file(tmp_path):
@@ -87,7 +87,7 @@ def test_noisy_labels_flow_from_the_split_through_proxy_scores_and_a_step_budget
     assert pool["noisy"].sum() == 72
     assert not (tmp_path / "proxy" / "checkpoint.pt").exists()  # removed once the outputs are written
 
-    params = {"keep": "highest", "balanced": True}
+    params = get_method("cld").params({"keep": "highest", "balanced": True})  # every other parameter's default
     plan = ProxyPlan(epochs=3, snapshot_epochs=())
     pipeline.score("cld", params, plan, tmp_path / "split.parquet", tmp_path / "proxy", 0, tmp_path / "cld.parquet")
     pipeline.select(tmp_path / "cld.parquet", 0.5, tmp_path / "subset.parquet")
