@@ -351,8 +351,9 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     result = OUT + "/" + paths.TARGET.format(**RUN, arch="small_cnn", method="full", fraction="1.0")
     checkpoint = clone / f"{result}.checkpoint.pt"
     command = readme_stories()["run everything on SLURM"].replace("profiles/slurm", "profiles/slurm-local")
-    # the training's own job as target: aggregate and report would add two rounds of SLURM polling, not a check
-    run = subprocess.Popen(["bash", "-c", f"{command} --configfile longer.yaml {result}"], cwd=clone, env=_env(store),
+    # the training's own job as target (before --configfile, which takes every word after it): aggregate and
+    # report would add two rounds of SLURM polling, not a check
+    run = subprocess.Popen(["bash", "-c", f"{command} {result} --configfile longer.yaml"], cwd=clone, env=_env(store),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 600
     while _saved_epoch(checkpoint) < 2 and time.time() < deadline and run.poll() is None:
