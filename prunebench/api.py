@@ -52,7 +52,8 @@ def score(method: str, run_folder: str | os.PathLike, split_file: str | os.PathL
     """Score every pool sample of `split_file` with `method` on the proxy run in `run_folder`.
 
     params: overrides of the method's defaults; seed: the run's seed (random methods draw from it);
-    data_folder: the dataset cache (results/<dataset>/data), for methods that probe the model.
+    data_folder: the dataset cache (`paths.data_dir(config)`: results/data/<name>-<digest>), for methods that
+        probe the model.
     Returns the score table (index, label, score, method-specific columns); `attrs` hold the
     method, its full parameters and the seed. Bad parameters raise InputError with one line.
     """

@@ -19,7 +19,7 @@ from .datasets import DATASETS, FOLDER_DATASETS
 from .errors import NAME, InputError
 from .methods import REGISTRY, Method, ProxyPlan, get_method
 from .methods.registry import base_score
-from .paths import RESULTS, results_dir
+from .paths import DATA, RESULTS, results_dir
 from .plugins import PluginError, load_plugins
 from .splits import budget_problem, read_query_scores, split_problem, split_sizes
 
@@ -253,10 +253,10 @@ def _check_run_name(cfg: dict) -> None:
     except (ValueError, TypeError) as err:  # a brace left open, a format spec the value does not take
         raise ConfigError(f"config: run_name: {cfg['run_name']!r} is not a format string of config values ({err})"
                           ) from None
-    name = folder.removeprefix(f"{RESULTS}/")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+=-]*", name) or Path(folder) == store.DEFAULT:
+    name, data_root = folder.removeprefix(f"{RESULTS}/"), Path(RESULTS, DATA)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+=-]*", name) or Path(folder) in (store.DEFAULT, data_root):
         raise ConfigError(f"config: run_name: {name!r} is not a folder name of letters, digits and ._+=- "
-                          f"(or is the proxy store, {store.DEFAULT})")
+                          f"(or is the proxy store, {store.DEFAULT}, or the prepared datasets' folder, {data_root})")
 
 
 def _check_methods(cfg: dict) -> None:

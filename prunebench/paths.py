@@ -2,17 +2,20 @@
 these templates (Snakemake fills the {wildcards}), the library parses them back. Nothing here imports
 Snakemake or plotting, so the Snakefile reads it for free.
 
-Every path below is relative to a run's results folder (`results_dir(config)`). `{proxy}` is the proxy
+Every path below is relative to a run's results folder (`results_dir(config)`), but the prepared dataset,
+which lives per dataset and its settings (`data_dir(config)`) and is shared by every run over it. `{proxy}` is the proxy
 architecture whose run the file comes from, or whose subsets a target trained on; `{arch}` a target
 architecture. The names of the files inside a proxy run's folder are prunebench.signals'.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 RESULTS = "results"
-DATA = "data"  # the prepared dataset cache (a folder)
+DATA = "data"  # below results/: the prepared dataset caches, one folder each (data_dir), shared by every run
 SPLIT = "split/seed{seed}.parquet"
 PROXY = "proxy/{proxy}/seed{seed}"  # a folder: one proxy run per architecture and seed
 SCORES = "scores/{proxy}/{method}/seed{seed}.parquet"
@@ -34,15 +37,39 @@ def fill(template: str, **values) -> str:
 
 
 def results_dir(config: dict) -> str:
-    """Everything a run writes, its dataset cache included: results/<run_name>, its {section[key]} fields
+    """Everything a run writes but the prepared dataset: results/<run_name>, its {section[key]} fields
     filled from the config (cifar10-noise{split[label_noise]}: results/cifar10-noise0.3); null: the dataset's
     name. Runs that share a name share their files (and overwrite what differs)."""
     return f"{RESULTS}/{(config.get('run_name') or config['dataset']['name']).format_map(config)}"
 
 
+def data_settings(dataset: dict) -> dict:
+    """What the prepared dataset depends on: the config's dataset section but crop_size (the training view,
+    cut from the stored images at training time)."""
+    return {k: v for k, v in dataset.items() if k != "crop_size"}
+
+
+def data_key(dataset: dict) -> str:
+    """The prepared dataset's folder name: the dataset's name and a digest of `data_settings`, so runs with
+    any run_name over the same data prepare it once, and other settings (a store size) never replace it."""
+    digest = hashlib.sha256(json.dumps(data_settings(dataset), sort_keys=True).encode()).hexdigest()[:12]
+    return f"{dataset['name']}-{digest}"
+
+
+def data_dir(config: dict) -> str:
+    """The prepared dataset cache (a folder): results/data/<name>-<digest>."""
+    return data_file(config, "{key}")
+
+
+def data_file(config: dict, template: str) -> str:
+    """A file below results/data/ whose {key} is the prepared dataset's (prepare_data's log and benchmark:
+    results/data/logs/<name>-<digest>.log, beside the cache, as it is shared by runs)."""
+    return f"{RESULTS}/{DATA}/" + fill(template, key=data_key(config["dataset"]))
+
+
 # each rule's log and benchmark file, below results/<run>/logs/ and .../benchmarks/, by its wildcards
 JOBS = {
-    "prepare_data": "prepare_data",
+    "prepare_data": "{key}",  # below results/data/, beside the cache (data_dir): shared by every run
     "make_split": "make_split/seed{seed}",
     "train_proxy": "train_proxy/{proxy}/seed{seed}",
     "train_proxy_repeat": "train_proxy_repeat/{proxy}/seed{seed}/repeat{repeat}",

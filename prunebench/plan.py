@@ -20,7 +20,7 @@ from pathlib import Path
 from .budgets import total_budget
 from .config import method_labels, method_params, method_spec, proxy_plan, target_runs, target_settings
 from .datasets import get_dataset
-from .paths import DATA, results_dir
+from .paths import data_dir
 from .settings import train_settings
 
 
@@ -56,7 +56,7 @@ def dataset_sizes(cfg: dict) -> tuple[int, int]:
     import json
 
     dataset = cfg["dataset"]
-    meta = Path(results_dir(cfg)) / DATA / "meta.json"
+    meta = Path(data_dir(cfg)) / "meta.json"
     if meta.exists():
         values = json.loads(meta.read_text())
         return values["train_size"], values["test_size"]
@@ -187,7 +187,7 @@ def _sync(device) -> None:
 def _image_shape(cfg: dict) -> tuple[int, int, int]:
     import json
 
-    meta = Path(results_dir(cfg)) / DATA / "meta.json"
+    meta = Path(data_dir(cfg)) / "meta.json"
     if meta.exists():
         return tuple(json.loads(meta.read_text())["shape"])
     return {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}.get(

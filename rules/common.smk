@@ -48,6 +48,7 @@ envvars:
 
 DATASET = CFG["dataset"]["name"]
 OUT = paths.results_dir(CFG)
+DATA_DIR = paths.data_dir(CFG)  # the prepared dataset, shared by every run over the same data
 PROXY_ARCHS = CFG["proxy"]["archs"]
 PLANS = {arch: proxy_plan(CFG, arch) for arch in PROXY_ARCHS}
 # what proxy runs log does not depend on their architecture: the first's plan names their output files
@@ -135,7 +136,7 @@ def proxy_inputs(wildcards):
         "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in method.proxy_files(params, plan)],
     }
     if method.needs_images(params, plan):
-        inputs["data"] = f"{OUT}/{paths.DATA}"
+        inputs["data"] = DATA_DIR
     return inputs
 
 

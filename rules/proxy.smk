@@ -1,6 +1,6 @@
 rule train_proxy:
     input:
-        data=f"{OUT}/{paths.DATA}",
+        data=DATA_DIR,
         split=f"{OUT}/{paths.SPLIT}",
     output:
         train=f"{OUT}/{paths.PROXY}/{TRAIN_FILE}",

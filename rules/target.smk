@@ -3,7 +3,7 @@
 # subset. Full-only methods (one subset, fraction 1.0) get the same rule with their one output.
 rule train_target:
     input:
-        data=f"{OUT}/{paths.DATA}",
+        data=DATA_DIR,
         subsets=subset_files,
         split=f"{OUT}/{paths.SPLIT}",
     output:

@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from conftest import REPO
 from image_folders import COLOURS, corrupt_jpeg, make_image_folder, make_imagenet_archives
 from PIL import Image
 
 from prunebench import paths, pipeline
-from prunebench.config import ConfigError, validate_config
+from prunebench.config import ConfigError, load_config, validate_config
 from prunebench.datasets import open_cache
 from prunebench.imagefolder import decode, list_image_folder, list_imagenet, prepare
 from prunebench.io import DataError
@@ -227,9 +228,11 @@ def test_changing_the_crop_size_retrains_but_does_not_decode_again(tmp_path):
     body = ("seeds: [0]\nmethods: [random]\nfractions: [0.5]\nproxy: {epochs: 1, snapshot_epochs: [], repeats: 1}\n"
             "target: {epochs: 1}\n")
     config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 12}}\n" + body)
-    snakemake(tmp_path, "--configfile", str(config), "--cores", "1", "results/image_folder/data")
+    data = paths.data_dir(load_config(REPO / "config.yaml", config))
+    snakemake(tmp_path, "--configfile", str(config), "--cores", "1", data)
     config.write_text(f"dataset: {{name: image_folder, root: {root}, store_size: 16, crop_size: 8}}\n" + body)
-    plan = snakemake(tmp_path, "--configfile", str(config), "-n", "results/image_folder/data").stdout
+    assert paths.data_dir(load_config(REPO / "config.yaml", config)) == data  # crops are cut at training time
+    plan = snakemake(tmp_path, "--configfile", str(config), "-n", data).stdout
     assert "prepare_data" not in plan, plan
 
 
@@ -251,8 +254,9 @@ target: {{epochs: 2, batch_size: 16, data: stream}}
     out = tmp_path / paths.results_dir({"dataset": {"name": "image_folder"}})
     results = pq.read_table(out / paths.TABLE).to_pandas()
     assert len(results) == 2 * 4 and results["test_accuracy"].between(0, 1).all()
-    assert json.loads((out / paths.DATA / "meta.json").read_text())["skipped_images"] == 1
-    assert "images/s, ETA" in (out / paths.log("prepare_data")).read_text()  # once for both seeds
+    cfg = load_config(REPO / "config.yaml", config)
+    assert json.loads((tmp_path / paths.data_dir(cfg) / "meta.json").read_text())["skipped_images"] == 1
+    assert "images/s, ETA" in (tmp_path / paths.data_file(cfg, paths.log("prepare_data"))).read_text()  # once
     for seed in (0, 1):
         log = out / paths.log("train_proxy").format(proxy="small_cnn", seed=seed)
         assert "from the store (data: stream)" in log.read_text()

@@ -69,11 +69,13 @@ def test_subsets_are_unique_pool_samples_with_exact_budgets(smoke_results):
                 assert len(subset) == total_budget(len(pool), fraction)
 
 
-def test_every_rule_logged_and_benchmarked(smoke_results):
-    for rule in ("prepare_data", "make_split", "train_proxy", "score", "select", "train_target", "aggregate", "report"):
+def test_every_rule_logged_and_benchmarked(smoke_run, smoke_results):
+    for rule in ("make_split", "train_proxy", "score", "select", "train_target", "aggregate", "report"):
         for kind, suffix in (("benchmarks", "tsv"), ("logs", "log")):
             folder = smoke_results / kind
             assert (folder / f"{rule}.{suffix}").exists() or list((folder / rule).rglob(f"*.{suffix}")), (kind, rule)
+    for name in (paths.log("prepare_data"), paths.benchmark("prepare_data")):  # beside the shared dataset
+        assert (smoke_run / paths.data_file(smoke_config(), name)).is_file(), name
     log = (smoke_results / paths.log("train_proxy").format(proxy="small_cnn", seed=0)).read_text()
     assert "epoch 4/4" in log
 

@@ -8,7 +8,7 @@ from conftest import PRESETS, REPO, preset_files, snakemake
 from prunebench import paths
 from prunebench.config import load_config, method_labels, method_params, method_spec, reads_proxy, target_runs
 from prunebench.methods import REGISTRY, get_method
-from prunebench.paths import results_dir
+from prunebench.paths import data_dir, results_dir
 
 pytestmark = pytest.mark.usefixtures("user_files")
 
@@ -109,7 +109,8 @@ def test_transfer_preset_trains_four_targets_on_resnet18s_coresets_and_on_their_
     assert cfg["proxy"]["archs"] == ["resnet18", *targets]
     assert {k: v for k, v in cfg["proxy"].items() if k != "archs"} == {k: v for k, v in base["proxy"].items()
                                                                       if k != "archs"}  # CLD's ImageNet protocol
-    assert results_dir(cfg) == results_dir(base)  # its store and ResNet-18 proxies are imagenet-cld's
+    # its own table and report, over imagenet-cld's prepared store (its ResNet-18 proxies come from the proxy store)
+    assert results_dir(cfg) == "results/imagenet-transfer" != results_dir(base) and data_dir(cfg) == data_dir(base)
     planned = snakemake(tmp_path, "--configfile", *preset_files("imagenet-transfer"), "-n").stdout
     for arch in targets:
         for proxy in ("resnet18", arch):  # transfer, and the oracle: its own proxy's coresets

@@ -27,6 +27,7 @@ import yaml
 from conftest import REPO, SMOKE, SNAKEMAKE
 
 from prunebench import paths
+from prunebench.config import load_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.pipeline]
 
@@ -382,7 +383,7 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
 from prunebench import pipeline
 from prunebench.config import load_config
 from prunebench.runtime import run_step
-run_step(pipeline.train_target, None, 1, data_dir={str(clone / OUT / paths.DATA)!r},
+run_step(pipeline.train_target, None, 1, data_dir={str(clone / paths.data_dir(load_config(REPO / "config.yaml")))!r},
          subset_path={str(clone / OUT / paths.SUBSET.format(**RUN, method="full", fraction="1.0"))!r},
          target=load_config({str(clone / "config.yaml")!r}, {str(clone / "longer.yaml")!r})["target"],
          arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r},
