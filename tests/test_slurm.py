@@ -379,11 +379,12 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
 
     # the same training, uninterrupted, as the cluster ran it (packed: one of the job's two threads, CPU)
     straight = tmp_path / "straight.json"
+    data = clone / paths.data_dir(load_config(clone / "config.yaml", clone / "longer.yaml"))
     subprocess.run([sys.executable, "-c", f"""
 from prunebench import pipeline
 from prunebench.config import load_config
 from prunebench.runtime import run_step
-run_step(pipeline.train_target, None, 1, data_dir={str(clone / paths.data_dir(load_config(REPO / "config.yaml")))!r},
+run_step(pipeline.train_target, None, 1, data_dir={str(data)!r},
          subset_path={str(clone / OUT / paths.SUBSET.format(**RUN, method="full", fraction="1.0"))!r},
          target=load_config({str(clone / "config.yaml")!r}, {str(clone / "longer.yaml")!r})["target"],
          arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', out={str(straight)!r},
