@@ -179,7 +179,9 @@ def _fill(work: Path, split: str, files: list[str], size: int, skip_bad: bool, t
         try:
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
+                # the chunks that succeeded are marked done before one that failed raises, so a resumed
+                # preparation never decodes them again (both may finish before wait returns)
+                for future in sorted(finished, key=lambda f: f.exception() is not None):
                     bad.update(future.result())
                     done[pending.pop(future)] = True
                     following = next(queue, None)

@@ -93,6 +93,26 @@ def test_a_stopped_preparation_resumes_after_its_finished_chunks(tmp_path, caplo
     assert (tmp_path / "data" / "manifest.json").read_bytes() == (tmp_path / "fresh" / "manifest.json").read_bytes()
 
 
+def test_a_chunk_that_finished_beside_a_failing_one_is_not_decoded_again(tmp_path, monkeypatch):
+    """Under load both chunks in flight can finish before the loop looks: the good one must still be kept."""
+    import concurrent.futures
+
+    from prunebench import imagefolder
+
+    root = make_image_folder(tmp_path / "raw", classes=1)
+    listing = list_image_folder(root)
+    corrupt_jpeg(root / listing.train[5][0])  # the second chunk of 4 fails; the first one finishes beside it
+    meta = {"name": "image_folder", "mean": [0.5] * 3, "std": [0.5] * 3, "augment": True, "crop_size": 16}
+    def both_finished_failing_first(futures, return_when):
+        done = concurrent.futures.wait(futures).done
+        return sorted(done, key=lambda future: future.exception() is None), set()
+
+    monkeypatch.setattr(imagefolder, "wait", both_finished_failing_first)
+    with pytest.raises(DataError):
+        prepare(listing, tmp_path / "data", meta, 16, threads=1, chunk_size=4)
+    assert np.load(tmp_path / ".data.partial" / "train_done.npy").tolist()[:2] == [True, False]
+
+
 def test_a_preparation_killed_while_dropping_skipped_rows_resumes(tmp_path, monkeypatch):
     root = make_image_folder(tmp_path / "raw", classes=2)
     corrupt_jpeg(root / "train" / "class1" / "002.jpg")
