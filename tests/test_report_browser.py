@@ -24,7 +24,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "benchmarks"))
 from report_speed import fake_workflow  # noqa: E402
 
-from prunebench import pipeline  # noqa: E402
+from prunebench import paths, pipeline  # noqa: E402
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -174,8 +174,9 @@ def test_report_renders_in_headless_chromium(tmp_path):
 
     assert rendered["problems"] == []
     images = rendered["images"]
-    figures = 2 * 4 + 3  # 4 per arch (2 archs), class balance, overlap, mislabeled share (noise is on)
-    assert len(images) == figures
+    # 4 per arch (2 archs), class balance, overlap, mislabeled share (noise is on), transfer (resnet18
+    # trains on small_cnn's subsets): every figure the report rule declares, each shown once
+    assert len(images) == len(paths.figure_files(kwargs["config"])) == 2 * 4 + 4
     for image in images:
         assert image["complete"] and image["width"] > 0 and image["height"] > 0 and image["shown"] > 0, image
     assert rendered["screenshot"].startswith(b"\x89PNG") and len(rendered["screenshot"]) > 50_000
