@@ -84,7 +84,7 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
             _bench(benchmarks[-1], rng.uniform(200, 400), 2500, rng)
         pool_labels = noisy_labels[:pool]
         for m in methods:
-            benchmarks.append(out / paths.benchmark("score").format(proxy=proxy, method=m, seed=s))
+            benchmarks.append(out / paths.benchmark("score", "seed").format(proxy=proxy, method=m, seed=s))
             _bench(benchmarks[-1], rng.uniform(0.5, 60), rng.uniform(200, 3000), rng)
             full_only = get_method(m).full_only
             select_wall, target_wall = 0.0, dict.fromkeys(archs, 0.0)  # one job per method and seed (and arch)
@@ -111,11 +111,11 @@ def fake_workflow(root: str | Path, methods: list[str] | None = None, fractions:
                                                                                              num_classes))})
                     target_wall[arch] += wall
             if select_wall:
-                benchmarks.append(out / paths.benchmark("select").format(proxy=proxy, method=m, seed=s))
+                benchmarks.append(out / paths.benchmark("select", "seed").format(proxy=proxy, method=m, seed=s))
                 _bench(benchmarks[-1], select_wall, rng.uniform(150, 400), rng)
                 for arch in archs:
-                    benchmarks.append(out / paths.benchmark("train_target").format(proxy=proxy, arch=arch, method=m,
-                                                                                   seed=s))
+                    job = paths.benchmark("train_target", "seed")  # the fake jobs train a method's fractions
+                    benchmarks.append(out / job.format(proxy=proxy, arch=arch, method=m, seed=s))
                     _bench(benchmarks[-1], target_wall[arch], rng.uniform(2000, 4000), rng)
     frame = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     write_results(frame, out / paths.TABLE, out / paths.TABLE_CSV)

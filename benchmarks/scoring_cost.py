@@ -39,6 +39,15 @@ def job_seconds(path: Path) -> float | None:
         return float(next(csv.DictReader(f, delimiter="\t"))["s"])
 
 
+def job_share(out: Path, rule: str, cfg: dict, run: dict, method: str) -> float | None:
+    """Seconds of the run's `rule` job of `method` for one seed (under job_scope method one job covers every seed)."""
+    scope = cfg["job_scope"]
+    seconds = job_seconds(out / paths.benchmark(rule, scope).format(**run, method=method))
+    if seconds is None or "seed" in paths.job_wildcards(rule, scope):
+        return seconds
+    return seconds / len(cfg["seeds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("."))
@@ -62,15 +71,16 @@ def main() -> None:
             params = method_params(cfg, name)
             scores = Path(tmp) / f"{name}.parquet"
             tick = time.perf_counter()
-            pipeline.score(method.name, params, plan, split, proxy, args.seed, scores, data_dir=out / paths.DATA,
-                           device=cfg["device"], label=name)
+            pipeline.score(method.name, params, plan, split, proxy, args.seed, scores,
+                           data_dir=args.workdir / paths.data_dir(cfg), device=cfg["device"], label=name)
             scored = time.perf_counter() - tick
             tick = time.perf_counter()
             for fraction in fractions:
                 pipeline.select(scores, fraction, Path(tmp) / f"{name}_{fraction}.parquet", split, proxy)
             selected = time.perf_counter() - tick
             share = (scored + selected) / train
-            jobs = [job_seconds(out / paths.benchmark(rule).format(**run, method=name)) for rule in ("score", "select")]
+            # the run's score and select jobs, per seed (under job_scope method one job covers every seed)
+            jobs = [job_share(out, rule, cfg, run, name) for rule in ("score", "select")]
             job_total = f"{sum(jobs):9.1f}" if None not in jobs else f"{'-':>9}"
             probing = method.needs_images(params, plan)
             verdict = "reported" if probing else ("ok" if share < 0.05 else "MISSED")

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from .io import DataError
-from .paths import job_pattern
+from .paths import SCOPED, SCOPES, job_pattern
 
 # the benchmark files of the jobs the report costs, from the same templates the rules write them by
-_LAYOUT = {rule: job_pattern(rule) for rule in ("train_proxy", "train_proxy_repeat", "score", "select", "train_target")}
+# (a score, select or train_target job's path says its job_scope: the wildcards it keeps)
+_LAYOUT = [(rule, job_pattern(rule)) for rule in ("train_proxy", "train_proxy_repeat")]
+_LAYOUT += [(rule, job_pattern(rule, scope)) for rule in SCOPED for scope in SCOPES]
 _REPEAT_FILE = re.compile(r"(?:^|[/\s])repeat(\d+)/")
 BENCHMARK_COLUMNS = {"s": "wall_s", "cpu_time": "cpu_s", "max_rss": "max_rss_mb", "max_uss": "max_uss_mb",
                      "io_in": "io_in_mb", "io_out": "io_out_mb", "mean_load": "mean_load"}
@@ -55,23 +57,32 @@ def parse_benchmark_path(path: str | os.PathLike) -> dict:
     """The rule and wildcards of a benchmark file, from its path below `benchmarks/`."""
     text = Path(path).as_posix()
     stem, _, extension = text.rsplit("benchmarks/", 1)[-1].rpartition(".")
-    for rule, pattern in _LAYOUT.items():
+    for rule, pattern in _LAYOUT:
         match = pattern.fullmatch(stem) if extension in ("tsv", "jsonl") else None
         if match:
             found = match.groupdict()
             return {"rule": rule, "proxy": found.get("proxy"), "arch": found.get("arch"), "method": found.get("method"),
                     "fraction": float(found["fraction"]) if "fraction" in found else math.nan,
-                    "seed": int(found["seed"]), "repeat": int(found.get("repeat") or 0)}
-    raise DataError(f"{path}: not a benchmark path of {', '.join(_LAYOUT)}")
+                    "seed": int(found["seed"]) if "seed" in found else None, "repeat": int(found.get("repeat") or 0)}
+    raise DataError(f"{path}: not a benchmark path of {', '.join(dict.fromkeys(rule for rule, _ in _LAYOUT))}")
 
 
-def benchmark_table(paths: list[str | os.PathLike]) -> pd.DataFrame:
-    """One row per benchmark file: rule, proxy, arch, method, fraction, seed and the measured columns (MB, seconds)."""
+def benchmark_table(paths: list[str | os.PathLike], seeds: list[int] = ()) -> pd.DataFrame:
+    """One row per benchmark file and seed: rule, proxy, arch, method, fraction, seed and the measured columns
+    (MB, seconds). A job over every seed (job_scope: method) gives each of `seeds` an equal share of its seconds
+    (its peak memory is each seed's)."""
     rows = []
     for path in paths:
         values = read_benchmark(path)
-        rows.append({**parse_benchmark_path(path),
-                     **{name: values.get(column, math.nan) for column, name in BENCHMARK_COLUMNS.items()}})
+        row = {**parse_benchmark_path(path),
+               **{name: values.get(column, math.nan) for column, name in BENCHMARK_COLUMNS.items()}}
+        if row["seed"] is not None:
+            rows.append(row)
+            continue
+        if not seeds:
+            raise DataError(f"{path}: a job over every seed, but the seeds were not given")
+        share = {"wall_s": row["wall_s"] / len(seeds), "cpu_s": row["cpu_s"] / len(seeds)}
+        rows += [{**row, **share, "seed": seed} for seed in seeds]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
@@ -96,22 +107,23 @@ COST_COLUMNS = ["proxy_wall_s", "score_wall_s", "select_wall_s", "selection_wall
 
 
 def cost_table(bench: pd.DataFrame, signals: pd.DataFrame, methods: dict[str, int]) -> pd.DataFrame:
-    """Per method (rows, in `methods` order; values: the subsets one select or train_target job of the method
-    writes, 1 for a full-only method), measured means over seeds (and archs):
+    """Per method (rows, in `methods` order; values: the method's fractions, 1 for a full-only method),
+    measured means over seeds (and archs), from `benchmark_table` (which shares a job over every seed among them):
 
     proxy_wall_s     the proxy training runs the method reads (the main run, plus the repeats it
                      averages over), counted whole (0 for methods that read no proxy output);
-    score_wall_s     the method's `score` job, per seed;
-    select_wall_s    one fraction's share of the method's `select` job (which selects every fraction
-                     of a seed), per seed;
+    score_wall_s     the method's scoring, per seed;
+    select_wall_s    one subset's share of the method's selection (a `select` job may select every
+                     fraction), per seed;
     selection_*      proxy (if read) + score + one select share: wall and CPU seconds, peak resident
                      memory (MB);
     signal_bytes     size on disk of the proxy outputs the method reads;
-    target_*         one training's share of a `train_target` job (which trains every fraction of a
-                     method, seed and architecture): wall, CPU seconds; peak memory of the job.
+    target_*         one training's share of a `train_target` job (which may train every fraction of a
+                     method and architecture): wall, CPU seconds; peak memory of the job.
     """
-    bench = bench.assign(share=[methods.get(m, 1) if r in ("select", "train_target") else 1
-                                for r, m in zip(bench["rule"], bench["method"])])
+    # a select or train_target job over every fraction (no fraction in its path) shares it among them
+    bench = bench.assign(share=[methods.get(m, 1) if r in ("select", "train_target") and math.isnan(f) else 1
+                                for r, m, f in zip(bench["rule"], bench["method"], bench["fraction"])])
     bench = bench.assign(wall_s=bench["wall_s"] / bench["share"], cpu_s=bench["cpu_s"] / bench["share"])
     def per_seed(rule: str, column: str, how: str = "mean") -> pd.Series:
         part = bench[bench["rule"] == rule]

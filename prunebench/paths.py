@@ -67,31 +67,51 @@ def data_file(config: dict, template: str) -> str:
     return f"{RESULTS}/{DATA}/" + fill(template, key=data_key(config["dataset"]))
 
 
-# each rule's log and benchmark file, below results/<run>/logs/ and .../benchmarks/, by its wildcards
+# each rule's log and benchmark file, below results/<run>/logs/ and .../benchmarks/, by its wildcards; the
+# rules in SCOPED add the wildcards their jobs keep under the config's job_scope (`scoped`)
 JOBS = {
     "prepare_data": "{key}",  # below results/data/, beside the cache (data_dir): shared by every run
     "make_split": "make_split/seed{seed}",
     "train_proxy": "train_proxy/{proxy}/seed{seed}",
     "train_proxy_repeat": "train_proxy_repeat/{proxy}/seed{seed}/repeat{repeat}",
-    "score": "score/{proxy}/{method}/seed{seed}",
-    "select": "select/{proxy}/{method}/seed{seed}",  # one job: every fraction
-    "train_target": "train_target/{proxy}/{arch}/{method}/seed{seed}",  # one job: every fraction
+    "score": "score/{proxy}/{method}",
+    "select": "select/{proxy}/{method}",
+    "train_target": "train_target/{proxy}/{arch}/{method}",
     "aggregate": "aggregate",
     "report": "report",
 }
+# job_scope: what one score, select or train_target job covers. The wildcards it keeps (beyond proxy, arch,
+# method); every other seed and fraction is one of the job's files. A score table has no fraction.
+SCOPES = {"method": (), "seed": ("seed",), "training": ("fraction", "seed")}
+SCOPED = ("score", "select", "train_target")
 
 
-def log(rule: str) -> str:
-    return f"logs/{JOBS[rule]}.log"
+def job_wildcards(rule: str, scope: str) -> tuple[str, ...]:
+    """The seed and fraction wildcards a job of `rule` keeps under `scope` (the rest it spells out)."""
+    return tuple(w for w in SCOPES[scope] if not (rule == "score" and w == "fraction"))
 
 
-def benchmark(rule: str) -> str:
-    return f"benchmarks/{JOBS[rule]}.tsv"
+def job(rule: str, scope: str | None = None) -> str:
+    """A rule's job template (logs and benchmarks): a SCOPED rule's depends on the job_scope."""
+    if rule not in SCOPED:
+        return JOBS[rule]
+    if scope not in SCOPES:
+        raise ValueError(f"{rule}: its jobs' files depend on the job_scope ({', '.join(SCOPES)}), not {scope!r}")
+    return JOBS[rule] + "".join({"fraction": "/{fraction}", "seed": "/seed{seed}"}[w]
+                                for w in job_wildcards(rule, scope))
 
 
-def job_pattern(rule: str) -> re.Pattern:
-    """A rule's JOBS template as a regex with one named group per wildcard (seeds and repeats are numbers)."""
-    parts = re.split(r"\{(\w+)\}", JOBS[rule])  # text, wildcard, text, ...
+def log(rule: str, scope: str | None = None) -> str:
+    return f"logs/{job(rule, scope)}.log"
+
+
+def benchmark(rule: str, scope: str | None = None) -> str:
+    return f"benchmarks/{job(rule, scope)}.tsv"
+
+
+def job_pattern(rule: str, scope: str | None = None) -> re.Pattern:
+    """A job template as a regex with one named group per wildcard (seeds and repeats are numbers)."""
+    parts = re.split(r"\{(\w+)\}", job(rule, scope))  # text, wildcard, text, ...
     return re.compile("".join(re.escape(part) if i % 2 == 0 else
                               f"(?P<{part}>{'[0-9]+' if part in ('seed', 'repeat') else '[^/]+'})"
                               for i, part in enumerate(parts)))

@@ -178,23 +178,47 @@ def select(scores_path, fraction: float, out: str | os.PathLike, split_path=None
     log.info("%s fraction %g seed %d: kept %d of %d", meta["method"], fraction, meta["seed"], len(rows), len(index))
 
 
-def select_each(scores_path, fractions: list[float], outs: list, split_path=None, proxy_dir=None) -> None:
-    """`select` at every fraction of one score table, in this process (start-up is paid once)."""
-    for fraction, out in zip(fractions, outs, strict=True):
-        select(scores_path, fraction, out, split_path, proxy_dir)
+def score_each(method: str, params: dict, plan: ProxyPlan, seeds: list[int], split_paths: list, proxy_dirs: list,
+               outs: list, data_dir=None, device: str = "auto", label: str | None = None) -> None:
+    """`score` for each seed, with that seed's split, proxy run and output, in this process (start-up is paid
+    once)."""
+    for seed, split_path, proxy_dir, out in zip(seeds, split_paths, proxy_dirs, outs, strict=True):
+        score(method, params, plan, split_path, proxy_dir, seed, out, data_dir, device, label)
+
+
+def select_each(scores_paths: list, fractions: list[float], outs: list, split_paths: list | None = None,
+                proxy_dirs: list | None = None) -> None:
+    """`select` at every fraction of each score table (one per seed; with that seed's split and proxy run for
+    samplers that read signals), in this process (start-up is paid once); `outs` is seed-major."""
+    n = len(scores_paths)
+    tables = zip(scores_paths, split_paths or [None] * n, proxy_dirs or [None] * n, _per_seed(outs, n), strict=True)
+    for scores_path, split_path, proxy_dir, seed_outs in tables:
+        for fraction, out in zip(fractions, seed_outs, strict=True):
+            select(scores_path, fraction, out, split_path, proxy_dir)
+
+
+def _per_seed(paths: list, seeds: int) -> list[list]:
+    """A seed-major list of paths (every fraction of one seed, then of the next), cut into one list per seed."""
+    paths = list(paths)
+    if len(paths) % seeds:
+        raise ValueError(f"{len(paths)} paths do not split evenly over {seeds} seeds")
+    size = len(paths) // seeds
+    return [paths[i * size:(i + 1) * size] for i in range(seeds)]
 
 
 def train_target(data_dir, subset_path, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
                  out: str | os.PathLike, split_path, crop_size: int | None = None) -> None:
     """Train `arch` from scratch on one subset and write one result record (JSON); see `train_targets`."""
-    train_targets(data_dir, [subset_path], target, arch, seed, device, proxy_arch, [out], split_path,
+    train_targets(data_dir, [subset_path], target, arch, [seed], device, proxy_arch, [out], [split_path],
                   crop_size=crop_size)
 
 
-def train_targets(data_dir, subset_paths: list, target: dict, arch: str, seed: int, device: str, proxy_arch: str,
-                  outs: list, split_path, packing: int = 1, crop_size: int | None = None) -> None:
-    """Train `arch` from scratch on each subset (each checked against the seed's split first) and
-    write one result record (JSON) per subset.
+def train_targets(data_dir, subset_paths: list, target: dict, arch: str, seeds: list[int], device: str,
+                  proxy_arch: str, outs: list, split_paths: list, packing: int = 1,
+                  crop_size: int | None = None) -> None:
+    """Train `arch` from scratch on each subset (each checked against its seed's split first) and
+    write one result record (JSON) per subset. `split_paths` go with `seeds`; `subset_paths` and
+    `outs` are seed-major: every subset of the first seed, then of the next.
 
     The trainings run one after another in this process (torch, the dataset and the device are set
     up once), or with `packing` > 1 on up to that many worker processes at once, which share the
@@ -205,16 +229,25 @@ def train_targets(data_dir, subset_paths: list, target: dict, arch: str, seed: i
     job that fails or is killed, so the rerun resumes each training from its own checkpoint (a
     finished one just repeats its final test evaluation) instead of training it again.
     """
-    jobs = [(str(subset), str(out)) for subset, out in zip(subset_paths, outs, strict=True)]
-    common = [target, arch, seed, device, proxy_arch, crop_size, str(split_path)]
+    per_seed = zip(seeds, split_paths, _per_seed(subset_paths, len(seeds)), _per_seed(outs, len(seeds)), strict=True)
+    jobs = [(str(subset), str(out), int(seed), str(split))
+            for seed, split, subsets, seed_outs in per_seed for subset, out in zip(subsets, seed_outs, strict=True)]
+    common = [target, arch, device, proxy_arch, crop_size]
     if packing > 1:
         _run_packed(jobs, common, str(data_dir), packing)
     else:
-        data, split = open_cache(data_dir), _read_split(split_path)
-        for subset, out in jobs:
-            _train_one(subset, out, common, data, split)
-    for _, out in jobs:
+        _train_each(jobs, common, open_cache(data_dir))
+    for _, out, _, _ in jobs:
         Path(f"{out}.checkpoint.pt").unlink(missing_ok=True)
+
+
+def _train_each(jobs: list, common: list, data: tuple) -> None:
+    """`jobs` (subset, output, seed, split) one after another; each seed's split is read once."""
+    splits: dict[str, pa.Table] = {}
+    for subset, out, seed, split_path in jobs:
+        if split_path not in splits:
+            splits[split_path] = _read_split(split_path)
+        _train_one(subset, out, seed, common, data, splits[split_path])
 
 
 def _run_packed(jobs: list, common: list, data_dir: str, packing: int) -> None:
@@ -267,20 +300,18 @@ def _packed_worker() -> None:
         root.addHandler(handler)
     try:
         load_plugins(spec["plugins"])  # the job's plugins (an architecture may come from one)
-        data, split = open_cache(spec["data_dir"]), _read_split(spec["common"][-1])
-        for subset, out in spec["jobs"]:
-            _train_one(subset, out, spec["common"], data, split)
+        _train_each(spec["jobs"], spec["common"], open_cache(spec["data_dir"]))
     except InputError as err:  # as run_step: bad input in one line, a bug keeps its traceback
         log.error("train_targets: %s", err)
         sys.exit(1)
 
 
-def _train_one(subset_path: str, out: str, common: list, data: tuple, split: pa.Table) -> None:
+def _train_one(subset_path: str, out: str, seed: int, common: list, data: tuple, split: pa.Table) -> None:
     from .settings import train_settings
     from .target import train_target as run_target
     from .training import resolve_device
 
-    target, arch, seed, device, proxy_arch, crop_size, _ = common
+    target, arch, device, proxy_arch, crop_size = common
     images, meta = data
     images = dataclasses.replace(images, crop_size=crop_size)
     subset = read_table(subset_path, SUBSET_COLUMNS)
@@ -324,7 +355,7 @@ def report(results_path, out_dir, config: dict, benchmarks: list = (), subsets: 
         files = {m: method_spec(config, m).proxy_files(method_params(config, m), plan) for m in labels}
         signals = signal_bytes(proxy_runs, files, config["seeds"])
         per_job = {m: 1 if method_spec(config, m).full_only else len(config["fractions"]) for m in labels}
-        costs = cost_table(benchmark_table(benchmarks), signals, per_job)
+        costs = cost_table(benchmark_table(benchmarks, config["seeds"]), signals, per_job)
     stats = gather_subsets(subsets, splits, report_fraction(config)) if subsets else None
     log.info("report written: %s", write_report(frame, out_dir, config, costs, stats))
 

@@ -1,9 +1,9 @@
 """What a configuration will run, before it runs: jobs per rule, trainings, epochs, images, and
 (after a short calibration on this machine's device) the time and GPU-hours they will take.
 
-The job counts follow rules/*.smk (one select and one train_target job per method and seed, and
-architecture for targets; full-only methods in select_full / train_target_full); the tests hold
-them equal to a Snakemake dry run of the same configs.
+The job counts follow rules/*.smk (score, select and train_target jobs per method, and architecture for
+targets, times the seeds and fractions each job keeps under job_scope; full-only methods in select_full /
+train_target_full); the tests hold them equal to a Snakemake dry run of the same configs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from .budgets import total_budget
 from .config import method_labels, method_params, method_spec, proxy_plan, target_runs, target_settings
 from .datasets import get_dataset
-from .paths import data_dir
+from .paths import data_dir, job_wildcards
 from .settings import train_settings
 
 
@@ -88,8 +88,8 @@ def make_plan(cfg: dict) -> Plan:
     query = total_budget(used, cfg["split"]["query_fraction"])
     pool = used - query
     seeds = len(cfg["seeds"])
-    runs = target_runs(cfg)  # (proxy, target, method): one train_target job per seed
-    selections = sorted({(proxy, m) for proxy, _, m in runs})  # one score and one select job per seed
+    runs = target_runs(cfg)  # (proxy, target, method): train_target jobs
+    selections = sorted({(proxy, m) for proxy, _, m in runs})  # score and select jobs
     full_only = {m for m in method_labels(cfg) if method_spec(cfg, m).full_only}
     # per proxy architecture whose runs some method reads: the proxy files and the repeat runs they need
     files = {}
@@ -98,12 +98,23 @@ def make_plan(cfg: dict) -> Plan:
         files.setdefault(proxy, set()).update(method_spec(cfg, m).proxy_files(method_params(cfg, m), plan))
     proxies = [proxy for proxy in cfg["proxy"]["archs"] if files.get(proxy)]
     repeats = {p: sorted({int(r) for f in files[p] for r in re.findall(r"(?:^|/)repeat(\d+)/", f)}) for p in proxies}
+    scope = cfg["job_scope"]
+
+    def per_job(rule: str, methods: list[str]) -> int:
+        """Jobs of `rule` for these methods: one per method, times each seed and fraction its jobs keep."""
+        kept = job_wildcards(rule, scope)
+        return sum((seeds if "seed" in kept else 1)
+                   * (1 if m in full_only or "fraction" not in kept else len(cfg["fractions"])) for m in methods)
+
+    subset_methods = [m for _, m in selections if m not in full_only]
+    full_methods = [m for _, m in selections if m in full_only]
     jobs = {"prepare_data": 1, "make_split": seeds, "train_proxy": len(proxies) * seeds,
-            "train_proxy_repeat": sum(map(len, repeats.values())) * seeds, "score": len(selections) * seeds,
-            "select": sum(m not in full_only for _, m in selections) * seeds,
-            "select_full": sum(m in full_only for _, m in selections) * seeds,
-            "train_target": sum(m not in full_only for *_, m in runs) * seeds,
-            "train_target_full": sum(m in full_only for *_, m in runs) * seeds, "aggregate": 1, "report": 1}
+            "train_proxy_repeat": sum(map(len, repeats.values())) * seeds,
+            "score": per_job("score", [m for _, m in selections]),
+            "select": per_job("select", subset_methods), "select_full": per_job("select", full_methods),
+            "train_target": per_job("train_target", [m for *_, m in runs if m not in full_only]),
+            "train_target_full": per_job("train_target", [m for *_, m in runs if m in full_only]),
+            "aggregate": 1, "report": 1}
     out = Plan(cfg["dataset"]["name"], pool, jobs)
 
     augment = get_dataset(cfg["dataset"]["name"]).augment

@@ -99,17 +99,44 @@ def method_fractions(method):
     return ["1.0"] if method_spec(CFG, method).full_only else FRACTION_LABELS
 
 
-# select and train_target run every fraction of a method in one job; full-only methods have one
-# (rules select_full, train_target_full), so the two rules split the methods by these patterns
+# select and train_target write every fraction of a method, full-only methods one (rules select_full,
+# train_target_full), so the two rules split the methods by these patterns
 FULL_METHODS = "|".join(m for m in METHODS if method_spec(CFG, m).full_only)
 SUBSET_METHODS = "|".join(m for m in METHODS if not method_spec(CFG, m).full_only)
+SCOPE = CFG["job_scope"]  # what one score, select or train_target job covers: its seeds and fractions
+SEEDS = CFG["seeds"]
+
+
+def job_files(rule, template, fractions=None):
+    """The files of `template` that one job of `rule` writes: its own {seed} and {fraction} wildcards kept (as
+    job_scope says), every other seed and fraction (of `fractions`, if the files have one) spelled out,
+    seed-major."""
+    kept = paths.job_wildcards(rule, SCOPE)
+    seeds = ["{seed}"] if "seed" in kept else SEEDS
+    fractions = [None] if fractions is None else (["{fraction}"] if "fraction" in kept else fractions)
+    return [paths.fill(template, seed=s, **({} if f is None else {"fraction": f})) for s in seeds for f in fractions]
+
+
+def job_seeds(wildcards):
+    """The seeds a score, select or train_target job covers."""
+    return [int(wildcards.seed)] if hasattr(wildcards, "seed") else SEEDS
+
+
+def job_fractions(wildcards):
+    """The fraction labels a select or train_target job covers."""
+    return [wildcards.fraction] if hasattr(wildcards, "fraction") else method_fractions(wildcards.method)
+
+
+def job_splits(wildcards):
+    return [f"{OUT}/{paths.SPLIT}".format(seed=s) for s in job_seeds(wildcards)]
 
 
 def subset_files(wildcards):
-    """The subsets a target job trains on: its method's at every fraction, from its proxy's run and seed."""
+    """The subsets a target job trains on: its method's, from its proxy's runs, seed-major."""
     return [
-        f"{OUT}/{paths.SUBSET}".format(proxy=wildcards.proxy, method=wildcards.method, fraction=f, seed=wildcards.seed)
-        for f in method_fractions(wildcards.method)
+        f"{OUT}/{paths.SUBSET}".format(proxy=wildcards.proxy, method=wildcards.method, fraction=f, seed=s)
+        for s in job_seeds(wildcards)
+        for f in job_fractions(wildcards)
     ]
 
 
@@ -118,7 +145,7 @@ def target_results():
         f"{OUT}/{paths.TARGET}".format(proxy=proxy, arch=arch, method=method, fraction=fraction, seed=seed)
         for proxy, arch, method in RUNS
         for fraction in method_fractions(method)
-        for seed in CFG["seeds"]
+        for seed in SEEDS
     ]
 
 
@@ -126,14 +153,20 @@ def proxy_dir(wildcards):
     return f"{OUT}/{paths.PROXY}".format(proxy=wildcards.proxy, seed=wildcards.seed)
 
 
+def proxy_dirs(wildcards):
+    """The proxy runs of a score or select job's seeds."""
+    return [f"{OUT}/{paths.PROXY}".format(proxy=wildcards.proxy, seed=s) for s in job_seeds(wildcards)]
+
+
 def proxy_inputs(wildcards):
-    """The split, plus only the proxy outputs this method reads (none for label-only methods)."""
+    """The splits, plus only the proxy outputs this method reads (none for label-only methods), of the job's seeds."""
     method = method_spec(CFG, wildcards.method)
     params = method_params(CFG, wildcards.method)
     plan = PLANS[wildcards.proxy]
+    files = method.proxy_files(params, plan)
     inputs = {
-        "split": f"{OUT}/{paths.SPLIT}".format(seed=wildcards.seed),
-        "proxy": [f"{proxy_dir(wildcards)}/{name}" for name in method.proxy_files(params, plan)],
+        "splits": job_splits(wildcards),
+        "proxy": [f"{d}/{name}" for d in proxy_dirs(wildcards) for name in files],
     }
     if method.needs_images(params, plan):
         inputs["data"] = DATA_DIR
@@ -141,9 +174,12 @@ def proxy_inputs(wildcards):
 
 
 def select_inputs(wildcards):
-    """The score table; a sampler that reads signals at selection time also gets the proxy's outputs."""
+    """The score tables; a sampler that reads signals at selection time also gets the proxy's outputs."""
     inputs = {
-        "scores": f"{OUT}/{paths.SCORES}".format(proxy=wildcards.proxy, method=wildcards.method, seed=wildcards.seed)
+        "scores": [
+            f"{OUT}/{paths.SCORES}".format(proxy=wildcards.proxy, method=wildcards.method, seed=s)
+            for s in job_seeds(wildcards)
+        ]
     }
     if method_spec(CFG, wildcards.method).subset_reads_signals:
         inputs.update(proxy_inputs(wildcards))
@@ -155,7 +191,7 @@ def select_inputs(wildcards):
 
 def subset_jobs():
     """(method, fraction label, seed) of every configured subset of target.proxy's runs."""
-    return [(m, f, s) for m in method_labels(CFG) for f in method_fractions(m) for s in CFG["seeds"]]
+    return [(m, f, s) for m in method_labels(CFG) for f in method_fractions(m) for s in SEEDS]
 
 
 def proxy_file_names():
@@ -167,9 +203,7 @@ def proxy_file_names():
 def proxy_outputs():
     """The proxy outputs the configured methods read (their sizes are the report's "bytes of signals")."""
     return [
-        f"{OUT}/{paths.PROXY}/{name}".format(proxy=MAIN_PROXY, seed=s)
-        for s in CFG["seeds"]
-        for name in proxy_file_names()
+        f"{OUT}/{paths.PROXY}/{name}".format(proxy=MAIN_PROXY, seed=s) for s in SEEDS for name in proxy_file_names()
     ]
 
 
@@ -180,8 +214,8 @@ def proxy_benchmarks():
         return []
     repeats = sorted({int(r) for n in names for r in re.findall(r"(?:^|/)repeat(\d+)/", n)})
     return [
-        *expand(rules.train_proxy.benchmark, proxy=MAIN_PROXY, seed=CFG["seeds"]),
-        *expand(rules.train_proxy_repeat.benchmark, proxy=MAIN_PROXY, seed=CFG["seeds"], repeat=repeats),
+        *expand(rules.train_proxy.benchmark, proxy=MAIN_PROXY, seed=SEEDS),
+        *expand(rules.train_proxy_repeat.benchmark, proxy=MAIN_PROXY, seed=SEEDS, repeat=repeats),
     ]
 
 
@@ -193,18 +227,19 @@ def report_inputs(wildcards):
         "results": f"{OUT}/{paths.TABLE}",
         "benchmarks": [
             *proxy_benchmarks(),
+            # one per job: a template without {seed} or {fraction} (job_scope) names one file for them all
             *sorted({rules.score.benchmark.format(**main, method=m, seed=s) for m, _, s in jobs}),
-            *sorted({rules.select.benchmark.format(**main, method=m, seed=s) for m, _, s in jobs}),
+            *sorted({rules.select.benchmark.format(**main, method=m, fraction=f, seed=s) for m, f, s in jobs}),
             *sorted(
                 {
-                    rules.train_target.benchmark.format(**main, arch=a, method=m, seed=s)
+                    rules.train_target.benchmark.format(**main, arch=a, method=m, fraction=f, seed=s)
                     for a in CFG["target"]["archs"]
-                    for m, _, s in jobs
+                    for m, f, s in jobs
                 }
             ),
         ],
         "subsets": [f"{OUT}/{paths.SUBSET}".format(**main, method=m, fraction=f, seed=s) for m, f, s in jobs],
-        "splits": [f"{OUT}/{paths.SPLIT}".format(seed=s) for s in CFG["seeds"]],
+        "splits": [f"{OUT}/{paths.SPLIT}".format(seed=s) for s in SEEDS],
         "proxy": proxy_outputs(),
     }
 

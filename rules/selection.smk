@@ -1,12 +1,13 @@
+# One job scores a method on each of its seeds (job_scope: every seed, or one): one table per seed.
 rule score:
     input:
         unpack(proxy_inputs),
     output:
-        f"{OUT}/{paths.SCORES}",
+        job_files("score", f"{OUT}/{paths.SCORES}"),
     log:
-        f"{OUT}/{paths.log('score')}",
+        f"{OUT}/{paths.log('score', SCOPE)}",
     benchmark:
-        f"{OUT}/{paths.benchmark('score')}"
+        f"{OUT}/{paths.benchmark('score', SCOPE)}"
     conda:
         "../envs/prunebench.yaml"
     resources:
@@ -16,37 +17,39 @@ rule score:
         method=lambda wildcards: method_spec(CFG, wildcards.method).name,
         method_params=lambda wildcards: method_params(CFG, wildcards.method),
         plan=lambda wildcards: PLANS[wildcards.proxy],
-        proxy_dir=proxy_dir,
+        seeds=job_seeds,
+        proxy_dirs=proxy_dirs,
         device=CFG["device"],
     script:
         "../workflow_scripts/score.py"
 
 
-# One job writes the subsets of every fraction of one method and seed (one process, one file per
-# subset); full-only methods get the same rule with their one subset, fraction 1.0.
+# One job writes a method's subsets at each fraction and seed it covers (job_scope: every seed and
+# fraction, every fraction of one seed, or one subset), one file each; full-only methods get the same
+# rule with their one subset per seed, fraction 1.0.
 rule select:
     input:
         unpack(select_inputs),
     output:
-        [f"{OUT}/{paths.fill(paths.SUBSET, fraction=f)}" for f in FRACTION_LABELS],
+        job_files("select", f"{OUT}/{paths.SUBSET}", FRACTION_LABELS),
     log:
-        f"{OUT}/{paths.log('select')}",
+        f"{OUT}/{paths.log('select', SCOPE)}",
     benchmark:
-        f"{OUT}/{paths.benchmark('select')}"
+        f"{OUT}/{paths.benchmark('select', SCOPE)}"
     wildcard_constraints:
         method=SUBSET_METHODS,
     conda:
         "../envs/prunebench.yaml"
     params:
         code=code("select", per_method=True),
-        fractions=lambda wildcards: [float(f) for f in method_fractions(wildcards.method)],
-        proxy_dir=proxy_dir,
+        fractions=lambda wildcards: [float(f) for f in job_fractions(wildcards)],
+        proxy_dirs=proxy_dirs,
     script:
         "../workflow_scripts/select.py"
 
 
 use rule select as select_full with:
     output:
-        f"{OUT}/{paths.fill(paths.SUBSET, fraction='1.0')}",
+        job_files("select", f"{OUT}/{paths.SUBSET}", ["1.0"]),
     wildcard_constraints:
         method=FULL_METHODS,

@@ -1,17 +1,18 @@
-# One job trains an architecture on every fraction of one method and seed, one training after
-# another in one process (torch, the dataset and the device are set up once); one result file per
-# subset. Full-only methods (one subset, fraction 1.0) get the same rule with their one output.
+# One job trains an architecture on a method's subsets at each fraction and seed it covers (job_scope:
+# every seed and fraction, every fraction of one seed, or one subset), one training after another in
+# one process (torch, the dataset and the device are set up once); one result file per subset.
+# Full-only methods (one subset per seed, fraction 1.0) get the same rule with their outputs.
 rule train_target:
     input:
         data=DATA_DIR,
         subsets=subset_files,
-        split=f"{OUT}/{paths.SPLIT}",
+        splits=job_splits,
     output:
-        [f"{OUT}/{paths.fill(paths.TARGET, fraction=f)}" for f in FRACTION_LABELS],
+        job_files("train_target", f"{OUT}/{paths.TARGET}", FRACTION_LABELS),
     log:
-        f"{OUT}/{paths.log('train_target')}",
+        f"{OUT}/{paths.log('train_target', SCOPE)}",
     benchmark:
-        f"{OUT}/{paths.benchmark('train_target')}"
+        f"{OUT}/{paths.benchmark('train_target', SCOPE)}"
     wildcard_constraints:
         method=SUBSET_METHODS,
     conda:
@@ -27,12 +28,13 @@ rule train_target:
         crop_size=CFG["dataset"]["crop_size"],
         device=CFG["device"],
         proxy_arch=lambda wildcards: wildcards.proxy,
+        seeds=job_seeds,
     script:
         "../workflow_scripts/train_target.py"
 
 
 use rule train_target as train_target_full with:
     output:
-        f"{OUT}/{paths.fill(paths.TARGET, fraction='1.0')}",
+        job_files("train_target", f"{OUT}/{paths.TARGET}", ["1.0"]),
     wildcard_constraints:
         method=FULL_METHODS,

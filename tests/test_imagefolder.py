@@ -280,7 +280,7 @@ target: {{epochs: 2, batch_size: 16, data: stream}}
     for seed in (0, 1):
         log = out / paths.log("train_proxy").format(proxy="small_cnn", seed=seed)
         assert "from the store (data: stream)" in log.read_text()
-    # one target job per (arch, method, seed) trains every fraction
-    log = out / paths.log("train_target").format(proxy="small_cnn", arch="small_cnn", method="cld", seed=0)
+    # one target job per (arch, method) trains every seed and fraction (job_scope: method, the default)
+    log = out / paths.log("train_target", "method").format(proxy="small_cnn", arch="small_cnn", method="cld")
     assert "streaming" in log.read_text()
     assert (out / paths.REPORT / "index.html").exists()

@@ -20,6 +20,7 @@ seeds: [0]
 methods: [random]
 fractions: [0.5]
 target: {epochs: 400, batch_size: 30}
+job_scope: training
 """
 RUN = dict(proxy="small_cnn", arch="small_cnn", method="random", seed=0)
 OUT = paths.results_dir({"dataset": {"name": "synthetic"}})
@@ -65,7 +66,7 @@ def test_a_killed_snakemake_takes_its_training_with_it_and_resumes_after_unlock(
         os.kill(pid, signal.SIGKILL)
     assert not left, "the training outlived its Snakemake"
     assert not (tmp_path / RESULT).exists()
-    log = tmp_path / OUT / paths.log("train_target").format(**RUN)
+    log = tmp_path / OUT / paths.log("train_target", "training").format(**RUN, fraction="0.5")
     assert "the workflow that started this job is gone: stopping" in log.read_text()
 
     again = subprocess.run(command(tmp_path), capture_output=True, text=True, env=env, timeout=600)

@@ -145,9 +145,11 @@ def test_report_figures_declared_in_the_rule_match_the_library(tmp_path):
     report_job = done.stdout.split("rule report:")[1].split("rule ")[0]
     declared = set(re.findall(r"report/(\w+)\.svg", report_job))
     assert declared == set(figure_files(cfg)) and "mislabeled_share" in declared
-    run = dict(proxy="small_cnn", seed=0)
-    for kind in (paths.benchmark("train_proxy").format(**run), paths.benchmark("score").format(**run, method="cld"),
-                 *(paths.benchmark("select").format(**run, method=m) for m in ("cld", "full")),
-                 *(paths.benchmark("train_target").format(**run, arch="resnet18", method=m) for m in ("cld", "full")),
+    run, scope = dict(proxy="small_cnn", seed=0), cfg["job_scope"]
+    for kind in (paths.benchmark("train_proxy").format(**run),
+                 paths.benchmark("score", scope).format(**run, method="cld"),
+                 *(paths.benchmark("select", scope).format(**run, method=m) for m in ("cld", "full")),
+                 *(paths.benchmark("train_target", scope).format(**run, arch="resnet18", method=m)
+                   for m in ("cld", "full")),
                  paths.SUBSET.format(**run, method="cld", fraction="0.5"), paths.SPLIT.format(seed=0)):
         assert kind in report_job, kind

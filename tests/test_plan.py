@@ -14,12 +14,19 @@ from prunebench.plan import make_plan
 
 
 @pytest.mark.parametrize("configs", [[SMOKE], [REPO / "configs" / "cifar10-deepcore.yaml"],
-                                     [REPO / "configs" / "cifar100-cld.yaml"]])
+                                     [REPO / "configs" / "cifar100-cld.yaml"], [SMOKE, "job_scope: training"],
+                                     [REPO / "configs" / "cifar100-cld.yaml", "job_scope: method"]])
 def test_planned_jobs_are_the_jobs_snakemake_plans(tmp_path, configs):
-    done = snakemake(tmp_path, *(a for c in configs for a in ("--configfile", str(c))), "-n")
+    files = []
+    for config in configs:  # a string is a config's text (a job_scope other than the file's)
+        if isinstance(config, str):
+            text, config = config, tmp_path / f"extra{len(files)}.yaml"
+            config.write_text(text)
+        files.append(config)
+    done = snakemake(tmp_path, "--configfile", *map(str, files), "-n")
     stats = done.stdout.split("Job stats:")[-1]
     planned = {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] not in ("all", "total")}
-    plan = make_plan(load_config(REPO / "config.yaml", *configs))
+    plan = make_plan(load_config(REPO / "config.yaml", *files))
     assert {rule: n for rule, n in plan.jobs.items() if n} == planned
 
 

@@ -17,7 +17,13 @@ from report_speed import BENCH_HEADER, fake_workflow  # noqa: E402
 
 from prunebench import paths, pipeline  # noqa: E402
 from prunebench.config import ConfigError, validate_config  # noqa: E402
-from prunebench.costs import cost_table, parse_benchmark_path, read_benchmark  # noqa: E402
+from prunebench.costs import (  # noqa: E402
+    TABLE_COLUMNS,
+    benchmark_table,
+    cost_table,
+    parse_benchmark_path,
+    read_benchmark,
+)
 from prunebench.io import write_table  # noqa: E402
 from prunebench.report import (  # noqa: E402
     comparison_table,
@@ -117,21 +123,54 @@ def test_one_seed_gives_gaps_without_an_interval_and_the_page_says_so(tmp_path):
 
 
 def test_benchmark_files_parse_like_snakemakes(tmp_path):
-    path = tmp_path / "results" / "d" / paths.benchmark("select").format(proxy="cnn", method="cld", seed=3)
+    path = tmp_path / "results" / "d" / paths.benchmark("select", "seed").format(proxy="cnn", method="cld", seed=3)
     path.parent.mkdir(parents=True)
     path.write_text(BENCH_HEADER + "2.0\t0:00:02\t100.5\t400\t80\t90\t1\t2\t50\t1.5\n"
                                    "4.0\t0:00:04\t-\t400\t80\t90\t1\t2\t50\t2.5\n")  # repeat(); '-' is unmeasured
     values = read_benchmark(path)
     assert values["s"] == 3.0 and values["cpu_time"] == 2.0 and values["max_rss"] == 100.5
     parsed = parse_benchmark_path(path)
-    assert math.isnan(parsed.pop("fraction"))  # one job selects every fraction of a method and seed
+    assert math.isnan(parsed.pop("fraction"))  # job_scope seed: one job selects every fraction of a method and seed
     assert parsed == {"rule": "select", "proxy": "cnn", "arch": None, "method": "cld", "seed": 3, "repeat": 0}
     target = parse_benchmark_path("x/benchmarks/train_target/cnn/mlp/cld/seed1.tsv")
     assert (target["proxy"], target["arch"]) == ("cnn", "mlp")  # mlp trained on cnn's subsets
+    # job_scope method: every seed in one job; training: one subset per job
+    every_seed = parse_benchmark_path(f"x/{paths.benchmark('train_target', 'method')}".format(
+        proxy="cnn", arch="mlp", method="cld"))
+    assert (every_seed["method"], every_seed["seed"]) == ("cld", None) and math.isnan(every_seed["fraction"])
+    one = parse_benchmark_path(f"x/{paths.benchmark('select', 'training')}".format(
+        proxy="cnn", method="cld", fraction="0.05", seed=2))
+    assert (one["method"], one["fraction"], one["seed"]) == ("cld", 0.05, 2)
     assert parse_benchmark_path("x/benchmarks/train_proxy/cnn/seed2.tsv")["seed"] == 2
     assert parse_benchmark_path("x/benchmarks/train_proxy_repeat/cnn/seed2/repeat3.tsv")["repeat"] == 3
     with pytest.raises(ValueError, match="not a benchmark path"):
         parse_benchmark_path("x/benchmarks/aggregate.tsv")
+    with pytest.raises(ValueError, match="job_scope"):
+        paths.log("score")
+
+
+def test_costs_are_the_same_per_subset_whatever_the_job_scope(tmp_path):
+    """One job over both seeds and both fractions, one per seed, or one per subset: the same 10 s per training."""
+    def bench(scope: str, jobs: list[dict], seconds: float) -> pd.DataFrame:
+        files = []
+        for wildcards in jobs:
+            file = tmp_path / scope / paths.benchmark("train_target", scope).format(
+                proxy="cnn", arch="cnn", method="cld", **wildcards)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_text(BENCH_HEADER + f"{seconds}\t0:00:01\t100\t400\t80\t90\t1\t2\t50\t{seconds}\n")
+            files.append(file)
+        return benchmark_table(files, seeds=[0, 1])
+
+    every = bench("method", [{}], 40.0)
+    assert list(every["seed"]) == [0, 1] and list(every["wall_s"]) == [20.0, 20.0]  # each seed's share
+    scopes = [every, bench("seed", [{"seed": 0}, {"seed": 1}], 20.0),
+              bench("training", [{"seed": s, "fraction": f} for s in (0, 1) for f in ("0.1", "0.2")], 10.0)]
+    signals = pd.DataFrame(columns=["method", "seed", "signal_bytes", "files"])
+    costs = [cost_table(b, signals, {"cld": 2}).loc["cld", "target_wall_s"] for b in scopes]
+    assert costs == [10.0, 10.0, 10.0]
+    with pytest.raises(ValueError, match="every seed"):  # its share per seed needs the seeds
+        benchmark_table([tmp_path / "method" / paths.benchmark("train_target", "method").format(
+            proxy="cnn", arch="cnn", method="cld")])
 
 
 def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
@@ -147,7 +186,7 @@ def test_cost_table_counts_the_proxy_only_for_methods_that_read_it():
         {"rule": "select", "method": "random", "seed": 0, "wall_s": 1.0, "cpu_s": 1.0, "max_rss_mb": 90.0},
         {"rule": "train_target", "arch": "cnn", "method": "cld", "seed": 0, "wall_s": 60.0, "cpu_s": 80.0,
          "max_rss_mb": 1000.0},
-    ])
+    ], columns=TABLE_COLUMNS)
     signals = pd.DataFrame([{"method": "cld", "seed": 0, "signal_bytes": 5e6, "files": "dynamics_eval.parquet"},
                             {"method": "random", "seed": 0, "signal_bytes": 0, "files": ""},
                             {"method": "el2n", "seed": 0, "signal_bytes": math.nan, "files": "snapshot.parquet"},

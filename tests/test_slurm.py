@@ -39,6 +39,7 @@ GPU_RULES = {"train_proxy", "train_proxy_repeat", "train_target", "train_target_
 TARGET_RULES = ("train_target", "train_target_full")
 OUT = paths.results_dir({"dataset": {"name": "fashion_mnist"}})
 RUN = {"proxy": "small_cnn", "seed": 0}  # the proxy run, and whose subsets the targets train on
+SCOPE = "seed"  # job_scope as on a cluster: a job per method and seed (the smoke run it is compared with: method)
 FALLBACK = "CUDA_VISIBLE_DEVICES=0 but CUDA is not usable here; running on the CPU"
 
 
@@ -94,6 +95,7 @@ def clone(tmp_path_factory, cluster) -> Path:
     config = _merge(yaml.safe_load((REPO / "config.yaml").read_text()), yaml.safe_load(SMOKE.read_text()))
     config["methods"] = METHODS
     config["method_params"] = {k: v for k, v in (config.get("method_params") or {}).items() if k in METHODS}
+    config["job_scope"] = SCOPE
     (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root
 
@@ -315,10 +317,10 @@ def test_a_failed_job_is_reported_the_rest_goes_on_and_a_rerun_resumes(clone, st
     # the rule and its wildcards: one job selects both fractions
     subsets = (f"{OUT}/{paths.SUBSET.format(**RUN, method='cld', fraction=f)}" for f in ("0.1", "0.5"))
     assert f"output: {', '.join(subsets)}" in error
-    assert f"log: {OUT}/{paths.log('select').format(**RUN, method='cld')}" in error
+    assert f"log: {OUT}/{paths.log('select', SCOPE).format(**RUN, method='cld')}" in error
     assert "wildcards: proxy=small_cnn, method=cld, seed=0" in done.output
     assert ".snakemake/slurm_logs/rule_select/" in done.output  # the SLURM job's own log
-    log = clone / OUT / paths.log("select").format(**RUN, method="cld")
+    log = clone / OUT / paths.log("select", SCOPE).format(**RUN, method="cld")
     assert "seed0.parquet" in log.read_text()  # one line: what is wrong
     jobs = slurm_jobs(done.output)
     assert [j["State"] for j in jobs if j["Comment"] == "rule_select_wildcards_small_cnn_cld_0"] == ["FAILED"]
@@ -372,7 +374,7 @@ def test_a_training_killed_by_slurm_resumes_on_resubmission(clone, store, tmp_pa
     jobs = slurm_jobs(output)
     states = [j["State"] for j in jobs if j["rule"] == "train_target"]
     assert states[0] == "FAILED" and states[-1] == "COMPLETED", states  # killed, resubmitted (retries: 2)
-    log = (clone / OUT / paths.log("train_target").format(**RUN, arch="small_cnn", method="full")).read_text()
+    log = (clone / OUT / paths.log("train_target", SCOPE).format(**RUN, arch="small_cnn", method="full")).read_text()
     resumed = re.search(r"resumed from checkpoint \S+ after epoch (\d+) of 12", log)
     assert resumed and int(resumed[1]) >= killed_after, log  # resumed, not restarted
     assert "epoch 1:" not in log and not checkpoint.exists()

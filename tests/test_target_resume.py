@@ -77,8 +77,8 @@ def _train_two_subsets(folder):
     torch.set_num_threads(1)
     target = {"epochs": EPOCHS, "batch_size": 32, "augment": True, "eval_every": None}
     pipeline.train_targets(f"{folder}/data", [f"{folder}/0.25.parquet", f"{folder}/0.5.parquet"], target,
-                           "small_cnn", 0, "cpu", "small_cnn", [f"{folder}/0.25.json", f"{folder}/0.5.json"],
-                           f"{folder}/split.parquet")
+                           "small_cnn", [0], "cpu", "small_cnn", [f"{folder}/0.25.json", f"{folder}/0.5.json"],
+                           [f"{folder}/split.parquet"])
 
 
 def _two_subsets(folder):
@@ -92,7 +92,7 @@ def _two_subsets(folder):
                         folder / "split.parquet")
     pipeline.score("random", {"keep": "highest", "balanced": True}, None, folder / "split.parquet", None, 0,
                    folder / "scores.parquet")
-    pipeline.select_each(folder / "scores.parquet", [0.25, 0.5], [folder / "0.25.parquet", folder / "0.5.parquet"])
+    pipeline.select_each([folder / "scores.parquet"], [0.25, 0.5], [folder / "0.25.parquet", folder / "0.5.parquet"])
 
 
 def test_a_killed_job_of_several_trainings_resumes_each_from_its_own_checkpoint(tmp_path):
@@ -129,9 +129,9 @@ def test_packed_trainings_run_at_once_and_write_the_same_records_as_one_after_an
     code = (f"from prunebench import pipeline; from prunebench.runtime import run_step; "
             f"run_step(pipeline.train_targets, {str(packed / 'job.log')!r}, 2, data_dir={str(packed / 'data')!r}, "
             f"subset_paths=[{str(packed / '0.25.parquet')!r}, {str(packed / '0.5.parquet')!r}], target={target!r}, "
-            f"arch='small_cnn', seed=0, device='cpu', proxy_arch='small_cnn', "
+            f"arch='small_cnn', seeds=[0], device='cpu', proxy_arch='small_cnn', "
             f"outs=[{str(packed / '0.25.json')!r}, {str(packed / '0.5.json')!r}], "
-            f"split_path={str(packed / 'split.parquet')!r}, packing=2)")
+            f"split_paths=[{str(packed / 'split.parquet')!r}], packing=2)")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # 2 threads: 1 per training
     log = (packed / "job.log").read_text()
     _train_two_subsets(serial)  # 1 thread, one after another

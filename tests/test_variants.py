@@ -137,7 +137,7 @@ def test_a_variant_runs_beside_its_method_with_files_results_and_report_rows_of_
 
     target = paths.TARGET.format(**run, arch="small_cnn", method="forgetting_deepcore", fraction="0.1")
     assert json.loads((out / target).read_text())["method"] == "forgetting_deepcore"
-    assert (out / paths.log("score").format(**run, method="forgetting_deepcore")).exists()
+    assert (out / paths.log("score", "method").format(**run, method="forgetting_deepcore")).exists()
     assert set(read_table(out / paths.TABLE).column("method").to_pylist()) == {
         "random", "forgetting", "forgetting_deepcore"}
 

@@ -1,6 +1,7 @@
 from prunebench import pipeline
 from prunebench.runtime import run_step
 
+splits = snakemake.input.get("splits")  # only samplers that read signals get them
 run_step(pipeline.select_each, snakemake.log[0], snakemake.threads,
-         scores_path=snakemake.input.scores, fractions=snakemake.params.fractions, outs=list(snakemake.output),
-         split_path=snakemake.input.get("split"), proxy_dir=snakemake.params.proxy_dir)
+         scores_paths=list(snakemake.input.scores), fractions=snakemake.params.fractions, outs=list(snakemake.output),
+         split_paths=list(splits) if splits else None, proxy_dirs=snakemake.params.proxy_dirs)
