@@ -11,9 +11,14 @@ rule train_proxy:
         f"{OUT}/{paths.log('train_proxy')}",
     benchmark:
         f"{OUT}/{paths.benchmark('train_proxy')}"
+    # before anything else: every score job waits for them, EL2N's and GraNd's for the repeats too,
+    # which would otherwise start only once the many target jobs left a core free
+    priority: 10
     conda:
         "../envs/prunebench.yaml"
-    threads: 2
+    # one thread: each seed's proxy runs beside the other's (a second thread made one run only 1.47x
+    # faster on 2 cores: 33.1 s against 48.6 s); the SLURM profile gives them 4
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=120,
