@@ -42,6 +42,7 @@ class Plan:
     dataset: str
     pool: int
     jobs: dict[str, int]
+    scope: str  # the config's job_scope: what one score, select and train_target job covers
     trainings: list[Training] = field(default_factory=list)
 
     def totals(self, kind: str | None = None, arch: str | None = None) -> tuple[int, int, int, int]:
@@ -115,7 +116,7 @@ def make_plan(cfg: dict) -> Plan:
             "train_target": per_job("train_target", [m for *_, m in runs if m not in full_only]),
             "train_target_full": per_job("train_target", [m for *_, m in runs if m in full_only]),
             "aggregate": 1, "report": 1}
-    out = Plan(cfg["dataset"]["name"], pool, jobs)
+    out = Plan(cfg["dataset"]["name"], pool, jobs, scope)
 
     augment = get_dataset(cfg["dataset"]["name"]).augment
     settings = train_settings(cfg["proxy"], augment)
@@ -223,7 +224,8 @@ def estimate(plan: Plan, calibration: dict, cores: int) -> dict:
 
 def format_plan(plan: Plan, names: list[str], estimates: dict | None = None, calibration: dict | None = None,
                 cores: int | None = None) -> str:
-    lines = [f"plan of {' + '.join(names)}: {plan.dataset}, a pool of {plan.pool:,} images", "", "jobs per rule:"]
+    lines = [f"plan of {' + '.join(names)}: {plan.dataset}, a pool of {plan.pool:,} images", "",
+             f"jobs per rule (job_scope: {plan.scope}):"]
     width = max(len(r) for r in plan.jobs)
     lines += [f"  {rule.ljust(width)}  {count:>7,}" for rule, count in plan.jobs.items() if count]
     lines.append(f"  {'total'.ljust(width)}  {sum(plan.jobs.values()):>7,}")

@@ -43,6 +43,7 @@ def test_plan_command_prints_counts_and_with_calibrate_an_estimate():
     command = [sys.executable, "-m", "prunebench", "plan", str(REPO / "config.yaml"), str(SMOKE)]
     plain = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert re.search(r"^  train_target\s+8$", plain, re.M) and re.search(r"^  target\s+17\s", plain, re.M)
+    assert "jobs per rule (job_scope: method):" in plain
     assert "--calibrate" in plain
     timed = subprocess.run([*command, "--calibrate", "--cores", "2"], capture_output=True, text=True, check=True,
                            cwd=REPO).stdout
