@@ -25,6 +25,7 @@ PACKAGES = ("prunebench",)  # absolute imports followed; anything else is a depe
 
 
 @functools.cache
+@functools.cache  # where a package lives does not change while a process runs
 def _package_dir(name: str) -> Path | None:
     spec = importlib.util.find_spec(name)  # a top-level name: found without running it
     locations = spec.submodule_search_locations if spec else None
@@ -104,7 +105,12 @@ def _parsed(path: Path, function: str | None, mtime_ns: int) -> tuple[ast.Module
 
 def _imports(path: Path, function: str | None) -> tuple[Path, ...]:
     """Files of the followed modules `path` imports (anywhere, or those the part `function` runs uses)."""
-    tree, _ = _parsed(path, function, path.stat().st_mtime_ns)
+    return _imports_of(path, function, path.stat().st_mtime_ns)
+
+
+@functools.cache  # Snakemake asks for every job's digest: each file's imports are read once per version
+def _imports_of(path: Path, function: str | None, mtime_ns: int) -> tuple[Path, ...]:
+    tree, _ = _parsed(path, function, mtime_ns)
     found: list[Path] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -8,7 +8,7 @@ from conftest import PRESETS, REPO, preset_files, snakemake
 from prunebench import paths
 from prunebench.config import load_config, method_labels, method_params, method_spec, reads_proxy, target_runs
 from prunebench.methods import REGISTRY, get_method
-from prunebench.paths import data_dir, results_dir
+from prunebench.paths import data_dir, job_wildcards, results_dir
 
 pytestmark = pytest.mark.usefixtures("user_files")
 
@@ -136,11 +136,16 @@ def test_preset_dry_run_plans_every_job_without_data(tmp_path, name):
     averaged = {"el2n", "grand"} & {method_spec(cfg, m).name for m in method_labels(cfg)}  # they read the repeats
     assert jobs["prepare_data"] == 1 and jobs["train_proxy"] == seeds * len(proxies)
     assert jobs.get("train_proxy_repeat", 0) == seeds * len(proxies) * (cfg["proxy"]["repeats"] - 1) * bool(averaged)
-    # one job per (proxy,) method and seed selects every fraction; one per (proxy, target,) method and seed trains them
+    # a select job per (proxy,) method, a target job per (proxy, target,) method, times the seeds and fractions
+    # its job_scope keeps (a full-only method has one fraction)
+    kept = job_wildcards("train_target", cfg["job_scope"])
+    per_seed, per_fraction = (seeds if "seed" in kept else 1), (len(cfg["fractions"]) if "fraction" in kept else 1)
     selected = {(p, m) for p, _, m in runs}
-    assert jobs["select"] + jobs["select_full"] == seeds * len(selected)
-    assert jobs["select_full"] == seeds * len({(p, m) for p, m in selected if m in full})
-    assert jobs["train_target"] + jobs["train_target_full"] == seeds * len(runs)
-    assert jobs["train_target_full"] == seeds * sum(m in full for _, _, m in runs) and jobs["report"] == 1
+    full_selected = len({(p, m) for p, m in selected if m in full})
+    assert jobs["select_full"] == per_seed * full_selected
+    assert jobs["select"] == per_seed * per_fraction * (len(selected) - full_selected)
+    full_runs = sum(m in full for _, _, m in runs)
+    assert jobs["train_target_full"] == per_seed * full_runs and jobs["report"] == 1
+    assert jobs["train_target"] == per_seed * per_fraction * (len(runs) - full_runs)
     assert f"{results_dir(cfg)}/report/index.html" in done.stdout
     assert not (tmp_path / "results").exists()  # a dry run writes nothing

@@ -96,7 +96,7 @@ def test_a_variants_code_digest_is_its_methods_and_follows_its_params():
 
 
 def test_plan_counts_a_variant_as_a_method():
-    cfg = validate_config(config("full", "cld", FIRST45, seeds=[0, 1], fractions=[0.1, 0.2]))
+    cfg = validate_config(config("full", "cld", FIRST45, seeds=[0, 1], fractions=[0.1, 0.2], job_scope="seed"))
     jobs = make_plan(cfg).jobs
     assert jobs["score"] == 4 * 2 and jobs["select"] == 3 * 2 and jobs["select_full"] == 2
     assert jobs["train_target"] == 3 * 2
