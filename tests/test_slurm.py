@@ -243,7 +243,7 @@ def test_a_gres_site_gives_only_the_score_jobs_that_run_the_model_a_gpu_in_its_g
         "random": ("", "debug", "0"), "el2n": ("", "debug", "0"), "deepfool": ("gpu:1", "gpu", "0")}
 
 
-def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, local_results):
+def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, request):
     done = run_story(clone, store, "run everything on SLURM")
     assert done.returncode == 0, done.output[-6000:]
     jobs = slurm_jobs(done.output)
@@ -262,7 +262,8 @@ def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, 
     done.seconds and print(f"\nSLURM smoke run: {done.seconds:.0f} s, {sum(stats.values()) - 1} jobs in "
                            f"{len(jobs)} sbatch submissions ({len(groups)} target groups)")
 
-    assert_same_results(results(clone), local_results)
+    # the local run, asked for only now: under xdist another worker runs it meanwhile, not this one before the cluster
+    assert_same_results(results(clone), request.getfixturevalue("local_results"))
     for log in [clone / OUT / paths.log("train_proxy").format(**RUN),
                 *(clone / OUT / "logs" / "train_target").rglob("*.log")]:
         assert FALLBACK in log.read_text(), log  # the fake GPU: CUDA absent, one line, then the CPU
