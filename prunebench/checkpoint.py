@@ -23,10 +23,13 @@ from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
+# the layout of a saved trainer state; a checkpoint of another layout (an older prunebench's) is not resumed
+STATE_LAYOUT = 2
+
 
 def fingerprint(*parts) -> str:
     """A short digest of JSON-able settings (anything else is hashed through its str())."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([STATE_LAYOUT, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def content_digest(*arrays) -> str:

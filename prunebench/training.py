@@ -26,6 +26,7 @@ from torch import nn
 
 from .errors import InputError
 from .models import LARGE_IMAGE
+from .optim import SGD
 from .settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -304,18 +305,16 @@ class Trainer:
     settings: TrainSettings
     n_train: int
     seed: int
-    optimizer: torch.optim.Optimizer = field(init=False)
-    scheduler: torch.optim.lr_scheduler.LambdaLR = field(init=False)
+    optimizer: SGD = field(init=False)
     step: int = 0
 
     def __post_init__(self):
         s = self.settings
         # weight decay on every parameter, BatchNorm and biases included, as DeepCore and CLD train
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=s.lr, momentum=s.momentum,
-                                         weight_decay=s.weight_decay, nesterov=s.nesterov)
+        self.optimizer = SGD(self.model.parameters(), momentum=s.momentum, weight_decay=s.weight_decay,
+                             nesterov=s.nesterov)
         self.total_steps = s.total_steps(self.n_train)
         self.steps_per_epoch = math.ceil(self.n_train / s.batch_size)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
 
     def _lr_factor(self, step: int) -> float:
         s = self.settings
@@ -370,10 +369,9 @@ class Trainer:
                 else:
                     w = weights[rows]
                     objective = (w * loss).sum() / w.sum()
-                self.optimizer.zero_grad(set_to_none=True)
+                self.optimizer.zero_grad()
                 objective.backward()
-                self.optimizer.step()
-                self.scheduler.step()
+                self.optimizer.step(lr=self.settings.lr * self._lr_factor(self.step))
                 self.step += 1
                 taken += 1
                 if on_batch is not None:
@@ -381,13 +379,11 @@ class Trainer:
         return taken
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "step": self.step}
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
 
 
