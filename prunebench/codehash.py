@@ -24,7 +24,6 @@ from pathlib import Path
 PACKAGES = ("prunebench",)  # absolute imports followed; anything else is a dependency, pinned elsewhere
 
 
-@functools.cache
 @functools.cache  # where a package lives does not change while a process runs
 def _package_dir(name: str) -> Path | None:
     spec = importlib.util.find_spec(name)  # a top-level name: found without running it
@@ -201,5 +200,8 @@ def source_files(*parts) -> list[Path]:
 
 def step_digest(step, *parts) -> str:
     """The code function `step` runs (its body, the module functions and names it uses, what they import), plus the
-    modules of `parts` in full (e.g. the Method a score step scores with)."""
-    return code_digest([(inspect.getsourcefile(step), step.__name__), *source_files(*parts)])
+    modules of `parts` in full (e.g. the Method a score step scores with); a part (file, function) is known by its
+    source alone and counts as a root (the part of the file that function runs), so its module is not imported."""
+    sources = [part for part in parts if isinstance(part, tuple)]
+    objects = [part for part in parts if not isinstance(part, tuple)]
+    return code_digest([(inspect.getsourcefile(step), step.__name__), *sources, *source_files(*objects)])

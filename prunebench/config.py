@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 
 from . import store
+from .archs import ARCHS
 from .datasets import DATASETS, FOLDER_DATASETS
 from .errors import NAME, InputError
 from .methods import REGISTRY, Method, ProxyPlan, get_method
@@ -206,8 +207,6 @@ def validate_config(config: dict) -> dict:
                 read_query_scores(split["query_scores"], sum(counts(dataset["options"])))
             except InputError as err:
                 raise ConfigError(f"config: {err}") from None
-    from .models import ARCHS  # here, not at the top: scoring and selection jobs never load torch
-
     for where in ("proxy.archs", "target.archs"):
         section, key = where.split(".")
         for name in cfg[section][key]:

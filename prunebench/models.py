@@ -1,4 +1,5 @@
-"""Architecture registry. Every model splits into `features` (the penultimate embedding) and `head`.
+"""The architectures' builders, one function per name in prunebench.archs.ARCHS. Every model splits into
+`features` (the penultimate embedding) and `head`.
 
 The ResNets, VGG and DenseNet are torchvision's own. Inputs of LARGE_IMAGE pixels and up keep
 torchvision's ImageNet stem; smaller ones get the CIFAR stem (3x3 stride-1 first convolution,
@@ -13,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .errors import UnknownNameError, check_new_name
+from .archs import builder
 
 LARGE_IMAGE = 64  # inputs this size and up are ImageNet-style: ImageNet stem, random-resized-crop augmentation
 
@@ -29,18 +30,6 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
-
-
-ARCHS: dict[str, Callable[[int, int, int], Classifier]] = {}
-
-
-def register_arch(name: str):
-    """Register `build(in_channels, num_classes, image_size) -> Classifier` under `name`."""
-    def add(build: Callable[[int, int, int], Classifier]):
-        check_new_name("architecture", name, ARCHS)
-        ARCHS[name] = build
-        return build
-    return add
 
 
 class GlobalAveragePool(nn.Module):
@@ -75,7 +64,6 @@ def conv_bn(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Seque
                          nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
-@register_arch("small_cnn")
 def small_cnn(in_channels: int, num_classes: int, image_size: int, width: int = 16,
               embedding_dim: int = 128) -> Classifier:
     """Two stride-2 convolutions and a hidden layer: ~91.5% on Fashion-MNIST after 8 epochs, ~2 s/epoch on 2 CPU cores.
@@ -105,7 +93,7 @@ def _stem_conv(conv: nn.Conv2d, in_channels: int, small: bool, mode: str) -> nn.
 
 def _torchvision(name: str) -> Callable[..., nn.Module]:
     """torchvision's builder of model `name`, imported when a model is built: importing torchvision
-    takes about a second, which every job that trains small_cnn (or only lists ARCHS) would pay."""
+    takes about a second, which every job that trains small_cnn would pay."""
     import torchvision.models
 
     return getattr(torchvision.models, name)
@@ -125,11 +113,11 @@ def _resnet(name: str) -> Callable[[int, int, int], Classifier]:
     return build
 
 
-for _name in ("resnet18", "resnet34", "resnet50"):
-    register_arch(_name)(_resnet(_name))
+resnet18 = _resnet("resnet18")
+resnet34 = _resnet("resnet34")
+resnet50 = _resnet("resnet50")
 
 
-@register_arch("vgg19_bn")
 def vgg19_bn(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     """torchvision's VGG-19 with BatchNorm; below LARGE_IMAGE px the CIFAR form (one linear layer on the
     512 pooled channels, as DeepCore's VGG), else torchvision's 7x7 pooling and 4096-wide classifier."""
@@ -145,7 +133,6 @@ def vgg19_bn(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     return Classifier(features, net.classifier[-1])
 
 
-@register_arch("densenet121")
 def densenet121(in_channels: int, num_classes: int, image_size: int) -> Classifier:
     """torchvision's DenseNet-121, with the CIFAR stem below LARGE_IMAGE px."""
     net = _torchvision("densenet121")(num_classes=num_classes)
@@ -158,9 +145,8 @@ def densenet121(in_channels: int, num_classes: int, image_size: int) -> Classifi
 
 
 def build_model(arch: str, in_channels: int, num_classes: int, image_size: int, seed: int) -> Classifier:
-    """A freshly initialised model; `seed` fixes the initialisation."""
-    if arch not in ARCHS:
-        raise UnknownNameError(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    """A freshly initialised model of architecture `arch` (see prunebench.archs); `seed` fixes the initialisation."""
+    build = builder(arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ARCHS[arch](in_channels, num_classes, image_size)
+        return build(in_channels, num_classes, image_size)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from . import store
+from . import archs, store
 from .datasets import get_dataset, open_cache, save_cache, verify
 from .errors import InputError
 from .io import DataError, read_table, sha256_file, table_metadata, write_json, write_table
@@ -370,9 +370,7 @@ def step_code(step: str, method: str | None = None, params: dict | None = None, 
     from .methods.registry import base_score
 
     if arch is not None:
-        from .models import ARCHS
-
-        parts = [*parts, ARCHS[arch]]
+        parts = [*parts, archs.code(arch)]
     parts, pending = list(parts), [(method, params)] if method else []
     while pending:
         name, values = pending.pop()

@@ -4,7 +4,7 @@ A plugin is any importable module that, when imported, registers what it defines
 
 - methods with `prunebench.methods.method` (a decorator) and `prunebench.methods.Param`;
 - datasets with `prunebench.datasets.register_dataset` (a decorator on the loader);
-- architectures with `prunebench.models.register_arch` (a decorator on the builder).
+- architectures with `prunebench.archs.register_arch` (a decorator on the builder).
 
 Two ways to load them: the config key `plugins: [my_lab.methods, ...]` (modules on the Python
 path or in the folder the workflow runs in), and installed packages that declare an entry point

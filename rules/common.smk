@@ -16,7 +16,7 @@ from prunebench.config import (
 )
 from prunebench.datasets import get_dataset
 from prunebench.methods import REGISTRY
-from prunebench.models import ARCHS
+from prunebench.archs import ARCHS
 from prunebench import paths, plugins
 from prunebench.pipeline import step_code
 from prunebench.splits import split_params

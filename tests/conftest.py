@@ -55,10 +55,11 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=lambda item: (not item.get_closest_marker("slurm"), not item.get_closest_marker("pipeline")))
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real Snakemake CLI on this repository's Snakefile in `workdir`."""
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900,
+              env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real Snakemake CLI on this repository's Snakefile in `workdir` (with `env`'s variables set too)."""
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), *args]
-    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     if check and done.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")

@@ -5,9 +5,11 @@ import sys
 
 import pytest
 import torch
+from conftest import SMOKE, snakemake
 from torch import nn
 
-from prunebench.models import ARCHS, AveragePoolTo, build_model, register_arch
+from prunebench.archs import ARCHS, register_arch
+from prunebench.models import AveragePoolTo, build_model
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -66,8 +68,6 @@ def test_average_pool_to_matches_adaptive_average_pooling():
 def test_every_registry_refuses_a_name_that_cannot_be_a_path_segment(name):
     from prunebench.datasets import DATASETS, register_dataset
     from prunebench.methods.registry import REGISTRY, method
-    from prunebench.models import ARCHS
-
     for register in (register_arch(name), register_dataset(name, (0.5,), (0.5,)), method(name, family="x", paper="")):
         with pytest.raises(ValueError, match="must be lower-case letters, digits and _"):
             register(lambda *args: None)
@@ -82,13 +82,26 @@ def test_registry_refuses_a_second_entry_and_names_the_known_ones():
 
 
 def test_a_small_cnn_training_process_imports_neither_torchvision_nor_the_compiler():
-    """torchvision is imported when one of its models is built, and torch's compiler never (about a second each
-    in every training job); kernels are deterministic all the same."""
-    code = ("import sys, torch; from prunebench import pipeline, target; from prunebench.models import build_model; "
-            "from prunebench.training import resolve_device; resolve_device('cpu'); "
-            "build_model('small_cnn', 1, 10, 28, 0); print(torch.are_deterministic_algorithms_enabled(), "
+    """torchvision is imported when one of its models is built, and torch's compiler never, not even by the
+    optimiser (about a second each in every training job); kernels are deterministic all the same."""
+    code = ("import sys, numpy as np, torch; from prunebench import pipeline, target; "
+            "from prunebench.models import build_model; from prunebench.settings import TrainSettings; "
+            "from prunebench.training import DeviceData, Trainer, resolve_device; device = resolve_device('cpu'); "
+            "model = build_model('small_cnn', 1, 10, 28, 0); "
+            "data = DeviceData(np.zeros((8, 28, 28, 1), np.uint8), np.arange(8), (0.5,), (0.4,), device); "
+            "trainer = Trainer(model, TrainSettings(epochs=1, batch_size=4), 8, 0); trainer.train_epoch(data, 0); "
+            "print(trainer.step, torch.are_deterministic_algorithms_enabled(), "
             "torch.is_deterministic_algorithms_warn_only_enabled(), 'torch._dynamo' in sys.modules, "
             "'torchvision' in sys.modules); "
             "build_model('resnet18', 1, 10, 28, 0); print('torchvision' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["True", "True", "False", "False", "True"]
+    assert done.stdout.split() == ["2", "True", "True", "False", "False", "True"]
+
+
+def test_parsing_the_workflow_imports_no_torch(tmp_path):
+    """Snakemake parses the workflow in every process it starts, on a cluster in every job again: checking the
+    config's architectures and digesting their builders' code must not import torch (1-2 s each time)."""
+    done = snakemake(tmp_path, "--configfile", str(SMOKE), "-n", env={"PYTHONPROFILEIMPORTTIME": "1"})
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert {"snakemake", "prunebench.archs", "prunebench.codehash"} <= imported  # the parse ran, and was profiled
+    assert not {name for name in imported if name.split(".")[0] in ("torch", "torchvision")}

@@ -1,8 +1,6 @@
-"""Our SGD: the same trainings as torch.optim.SGD with LambdaLR, bit for bit, without torch._dynamo."""
+"""Our SGD: the same trainings as torch.optim.SGD with LambdaLR, bit for bit (test_models: without torch._dynamo)."""
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -76,17 +74,3 @@ def test_a_state_for_another_model_is_refused():
         SGD(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)).parameters()).load_state_dict(
             sgd.state_dict())
 
-
-def test_a_training_process_never_imports_torch_dynamo():
-    """torch.optim would import it in every training process (a second of CPU each): the reason for our SGD."""
-    code = ("import sys, torch; from prunebench.models import build_model; from prunebench.settings import "
-            "TrainSettings; from prunebench.training import DeviceData, Trainer; import numpy as np\n"
-            "data = DeviceData(np.zeros((8, 28, 28, 1), np.uint8), np.arange(8) % 2, (0.5,), (0.4,), "
-            "torch.device('cpu'))\n"
-            "model = build_model('small_cnn', 1, 2, 28, seed=0)\n"
-            "trainer = Trainer(model, TrainSettings(epochs=1, batch_size=4), 8, 0)\n"
-            "trainer.train_epoch(data, 0)\n"
-            "assert trainer.step == 2\n"
-            "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"

@@ -12,7 +12,7 @@ import pytest
 from conftest import synthetic_proxy_run
 
 from prunebench import pipeline, store
-from prunebench.models import ARCHS
+from prunebench.archs import ARCHS
 
 
 @pytest.fixture
@@ -80,9 +80,9 @@ def test_editing_a_plugin_architecture_trains_the_proxy_again_instead_of_restori
     monkeypatch.setenv(store.ENV, str(tmp_path / "store"))
     plugin = tmp_path / "plugin" / "store_test_arch_plugin.py"
     plugin.parent.mkdir()
-    plugin.write_text("from prunebench.models import ARCHS, register_arch\n\n"
+    plugin.write_text("from prunebench.archs import register_arch\nfrom prunebench.models import small_cnn\n\n"
                       "@register_arch('store_test_arch')\ndef build(channels, classes, size):\n"
-                      "    return ARCHS['small_cnn'](channels, classes, size)\n")
+                      "    return small_cnn(channels, classes, size)\n")
     monkeypatch.syspath_prepend(str(plugin.parent))
     importlib.import_module(plugin.stem)
     try:
@@ -109,9 +109,9 @@ def edit_and_rerun(tmp_path, plugin, caplog):
 
 def test_a_targets_code_includes_its_architectures_builder(tmp_path, monkeypatch):
     plugin = tmp_path / "target_arch_plugin.py"
-    plugin.write_text("from prunebench.models import ARCHS, register_arch\n\n"
+    plugin.write_text("from prunebench.archs import register_arch\nfrom prunebench.models import small_cnn\n\n"
                       "@register_arch('target_test_arch')\ndef build(channels, classes, size):\n"
-                      "    return ARCHS['small_cnn'](channels, classes, size)\n")
+                      "    return small_cnn(channels, classes, size)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.import_module(plugin.stem)
     try:

@@ -10,8 +10,8 @@ import yaml
 from conftest import REPO, SMOKE, snakemake
 
 from prunebench import paths
+from prunebench.archs import ARCHS
 from prunebench.config import load_config, target_runs
-from prunebench.models import ARCHS
 from prunebench.plan import make_plan
 from prunebench.signals import EVAL_FILE
 
@@ -19,7 +19,8 @@ from prunebench.signals import EVAL_FILE
 PLUGIN = '''
 from torch import nn
 
-from prunebench.models import Classifier, register_arch
+from prunebench.archs import register_arch
+from prunebench.models import Classifier
 
 
 @register_arch("tiny_mlp")
