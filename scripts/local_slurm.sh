@@ -9,7 +9,10 @@
 #   scripts/local_slurm.sh down      stop the daemons by their PID files
 #   scripts/local_slurm.sh status    exit 0 when the node is up and accepts jobs
 #
-# Cluster `localcluster`, partition `debug`, account `testacct` (root is its user).
+# Cluster `localcluster`, partition `debug`, account `testacct` (root is its user). The daemons, and so
+# the jobs slurmd starts, run at nice -5: on a machine that does other work too (the project's other
+# tests run beside the SLURM ones), jobs and the cluster's answers are not starved, as on a node that
+# runs only jobs.
 # `up` refuses to overwrite a /etc/slurm/slurm.conf that it did not write.
 set -euo pipefail
 
@@ -21,6 +24,7 @@ CLUSTER=localcluster
 ACCOUNT=testacct
 PARTITION=debug
 DB_SOCKET=/run/mysqld/mysqld.sock
+NICE="nice -n -5"  # the daemons' priority (see above); jobs inherit slurmd's
 PIDS=(/run/slurmd.pid /run/slurmctld.pid /run/slurmdbd.pid /run/mysqld/mysqld.pid /run/munge/munged.pid)
 
 say() { echo "local_slurm: $*" >&2; }
@@ -151,7 +155,7 @@ up() {
 
     if ! running /run/mysqld/mysqld.pid; then
         [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null
-        setsid runuser -u mysql -- mariadbd --datadir=/var/lib/mysql --socket=$DB_SOCKET \
+        setsid $NICE runuser -u mysql -- mariadbd --datadir=/var/lib/mysql --socket=$DB_SOCKET \
             --pid-file=/run/mysqld/mysqld.pid --bind-address=127.0.0.1 \
             </dev/null >/run/mysqld/mariadbd.log 2>&1 &
     fi
@@ -163,7 +167,7 @@ ALTER USER 'slurm'@'localhost' IDENTIFIED BY '$password';
 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';
 EOF
 
-    running /run/slurmdbd.pid || slurmdbd
+    running /run/slurmdbd.pid || $NICE slurmdbd
     wait_for 60 slurmdbd sacctmgr -n list cluster
     sacctmgr -nP list cluster format=cluster | grep -qx $CLUSTER || sacctmgr -i add cluster $CLUSTER >/dev/null
     sacctmgr -nP list account format=account | grep -qx $ACCOUNT \
@@ -171,9 +175,9 @@ EOF
     sacctmgr -nP list assoc user=root format=account | grep -qx $ACCOUNT \
         || sacctmgr -i add user root Account=$ACCOUNT DefaultAccount=$ACCOUNT >/dev/null
 
-    running /run/slurmctld.pid || slurmctld
+    running /run/slurmctld.pid || $NICE slurmctld
     wait_for 60 slurmctld sh -c 'scontrol ping | grep -q UP'
-    running /run/slurmd.pid || slurmd
+    running /run/slurmd.pid || $NICE slurmd
     wait_for 60 "slurmd (node idle)" node_idle
     say "up: cluster $CLUSTER, partition $PARTITION, account $ACCOUNT, node $(hostname -s) ($(nproc) CPUs, 1 fake GPU)"
 }

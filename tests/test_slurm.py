@@ -197,52 +197,6 @@ def test_readme_tells_users_to_fill_in_account_and_partition_only():
     assert set(readme_stories()) == {"run everything on SLURM", "regenerate the final report", rerun}
 
 
-
-def planned_resources(profile: str, workdir: Path, config: Path) -> list[tuple[str, dict, dict]]:
-    """(rule, wildcards, resources) of every job a dry run with `profile` plans (nothing is submitted)."""
-    done = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--profile",
-                           str(REPO / "profiles" / profile), "--configfile", str(SMOKE), str(config), "-n"],
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
-
-    def fields(block, key):
-        found = re.search(rf"^\s+{key}: (.*)$", block, re.M)
-        return dict(item.split("=", 1) for item in found[1].split(", ")) if found else {}
-
-    blocks = re.split(r"^\s*(?:local)?rule (\w+):$", done.stdout, flags=re.M)[1:]
-    return [(rule, fields(block, "wildcards"), fields(block, "resources")) for rule, block in zip(blocks[::2],
-                                                                                                  blocks[1::2])]
-
-
-@pytest.mark.parametrize("profile", ["slurm", "slurm-local"])
-def test_the_trainings_and_the_score_jobs_that_run_the_model_ask_for_a_gpu(tmp_path, profile):
-    """Every proxy run (repeats too), every target training, and the score jobs of the methods that run the
-    proxy model (DeepFool, GraNd's full form) get a GPU; label- and signal-only jobs do not."""
-    config = tmp_path / "gpu.yaml"
-    config.write_text("proxy: {epochs: 4, snapshot_epochs: [2], repeats: 2}\nmethods: [random, el2n, deepfool, grand]\n"
-                      "method_params: {grand: {form: full}, deepfool: {max_iter: 10}}\n")
-    jobs = planned_resources(profile, tmp_path, config)
-    gpu = {(rule, wildcards.get("method")) for rule, wildcards, resources in jobs if resources.get("gpu") == "1"}
-    expected = {("train_proxy", None), ("train_proxy_repeat", None), ("score", "deepfool"), ("score", "grand")}
-    expected |= {(rule, wildcards.get("method")) for rule, wildcards, _ in jobs if rule.startswith("train_target")}
-    assert {rule for rule, _, _ in jobs} >= {"train_proxy", "train_proxy_repeat", "score", "train_target"}
-    assert gpu == expected
-
-def test_a_gres_site_gives_only_the_score_jobs_that_run_the_model_a_gpu_in_its_gpu_partition(tmp_path):
-    """The README's `set-resources: score:` override for sites that use --gres and a separate GPU partition."""
-    site = tmp_path / "site"
-    site.mkdir()
-    profile = yaml.safe_load((REPO / "profiles/slurm-local/config.v8+.yaml").read_text())
-    profile["set-resources"]["score"] = {"gpu": 0, "gres": "'gpu:1' if hasattr(input, 'data') else ''",
-                                         "slurm_partition": "'gpu' if hasattr(input, 'data') else 'debug'"}
-    (site / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
-    config = tmp_path / "gpu.yaml"
-    config.write_text("methods: [random, el2n, deepfool]\nmethod_params: {deepfool: {max_iter: 10}}\n")
-    scores = {w["method"]: r for rule, w, r in planned_resources(str(site), tmp_path, config) if rule == "score"}
-    assert {m: (r["gres"], r["slurm_partition"], r["gpu"]) for m, r in scores.items()} == {
-        "random": ("", "debug", "0"), "el2n": ("", "debug", "0"), "deepfool": ("gpu:1", "gpu", "0")}
-
-
 def test_everything_runs_through_sbatch_and_matches_the_local_run(clone, store, request):
     done = run_story(clone, store, "run everything on SLURM")
     assert done.returncode == 0, done.output[-6000:]
@@ -423,3 +377,50 @@ def test_a_second_config_reuses_the_stored_proxy_instead_of_training(clone, stor
     seconds = pd.read_csv(benchmark, sep="\t")["s"].iloc[0]
     print(f"\nproxy job that reused the store: {seconds:.1f} s")
     assert "rule_train_proxy_wildcards_small_cnn_0" in {j["Comment"] for j in slurm_jobs(output)}
+
+
+# the dry runs come last, while the module's cluster is up: the executor plugin asks SLURM for its config
+# whenever Snakemake starts, and with no controller to answer, scontrol gives up only after 9 s
+def planned_resources(profile: str, workdir: Path, config: Path) -> list[tuple[str, dict, dict]]:
+    """(rule, wildcards, resources) of every job a dry run with `profile` plans (nothing is submitted)."""
+    done = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--profile",
+                           str(REPO / "profiles" / profile), "--configfile", str(SMOKE), str(config), "-n"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    def fields(block, key):
+        found = re.search(rf"^\s+{key}: (.*)$", block, re.M)
+        return dict(item.split("=", 1) for item in found[1].split(", ")) if found else {}
+
+    blocks = re.split(r"^\s*(?:local)?rule (\w+):$", done.stdout, flags=re.M)[1:]
+    return [(rule, fields(block, "wildcards"), fields(block, "resources")) for rule, block in zip(blocks[::2],
+                                                                                                  blocks[1::2])]
+
+
+@pytest.mark.parametrize("profile", ["slurm", "slurm-local"])
+def test_the_trainings_and_the_score_jobs_that_run_the_model_ask_for_a_gpu(tmp_path, profile):
+    """Every proxy run (repeats too), every target training, and the score jobs of the methods that run the
+    proxy model (DeepFool, GraNd's full form) get a GPU; label- and signal-only jobs do not."""
+    config = tmp_path / "gpu.yaml"
+    config.write_text("proxy: {epochs: 4, snapshot_epochs: [2], repeats: 2}\nmethods: [random, el2n, deepfool, grand]\n"
+                      "method_params: {grand: {form: full}, deepfool: {max_iter: 10}}\n")
+    jobs = planned_resources(profile, tmp_path, config)
+    gpu = {(rule, wildcards.get("method")) for rule, wildcards, resources in jobs if resources.get("gpu") == "1"}
+    expected = {("train_proxy", None), ("train_proxy_repeat", None), ("score", "deepfool"), ("score", "grand")}
+    expected |= {(rule, wildcards.get("method")) for rule, wildcards, _ in jobs if rule.startswith("train_target")}
+    assert {rule for rule, _, _ in jobs} >= {"train_proxy", "train_proxy_repeat", "score", "train_target"}
+    assert gpu == expected
+
+def test_a_gres_site_gives_only_the_score_jobs_that_run_the_model_a_gpu_in_its_gpu_partition(tmp_path):
+    """The README's `set-resources: score:` override for sites that use --gres and a separate GPU partition."""
+    site = tmp_path / "site"
+    site.mkdir()
+    profile = yaml.safe_load((REPO / "profiles/slurm-local/config.v8+.yaml").read_text())
+    profile["set-resources"]["score"] = {"gpu": 0, "gres": "'gpu:1' if hasattr(input, 'data') else ''",
+                                         "slurm_partition": "'gpu' if hasattr(input, 'data') else 'debug'"}
+    (site / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
+    config = tmp_path / "gpu.yaml"
+    config.write_text("methods: [random, el2n, deepfool]\nmethod_params: {deepfool: {max_iter: 10}}\n")
+    scores = {w["method"]: r for rule, w, r in planned_resources(str(site), tmp_path, config) if rule == "score"}
+    assert {m: (r["gres"], r["slurm_partition"], r["gpu"]) for m, r in scores.items()} == {
+        "random": ("", "debug", "0"), "el2n": ("", "debug", "0"), "deepfool": ("gpu:1", "gpu", "0")}
