@@ -255,19 +255,21 @@ def _fast(precision: str, device: torch.device) -> bool:
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random translation by up to `pad` pixels (reflect padding) and random horizontal flip, batched."""
-    n, _, h, w = x.shape
-    flip = torch.rand(n, generator=generator, device=generator.device) < 0.5
-    x = torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    """Random translation by up to `pad` pixels (reflect padding) and random horizontal flip, batched.
+
+    Each view is read from the padded batch with one gather (the flip folded into its column indices):
+    one op per batch, where a masked copy per (shift, flip) took 81 on CIFAR, each a kernel launch on a GPU.
+    """
+    n, c, h, w = x.shape
+    flip = torch.rand(n, generator=generator, device=generator.device).to(x.device) < 0.5
     shifts = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device=generator.device).to(x.device)
-    out = torch.empty_like(x)
-    for dy in range(2 * pad + 1):  # one masked copy per shift, not per image
-        for dx in range(2 * pad + 1):
-            mask = (shifts[0] == dy) & (shifts[1] == dx)
-            if mask.any():
-                out[mask] = padded[mask, :, dy:dy + h, dx:dx + w]
-    return out
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    width = w + 2 * pad
+    rows = shifts[0].view(n, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)
+    cols = shifts[1].view(n, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)
+    cols = torch.where(flip.view(n, 1, 1), width - 1 - cols, cols)  # reflect padding commutes with the flip
+    index = (rows * width + cols).view(n, 1, h * w).expand(n, c, h * w)
+    return padded.flatten(2).gather(2, index).view(n, c, h, w)
 
 
 def per_sample_signals(logits: torch.Tensor, labels: torch.Tensor,
