@@ -8,6 +8,9 @@ rule score:
         f"{OUT}/{paths.log('score', SCOPE)}",
     benchmark:
         f"{OUT}/{paths.benchmark('score', SCOPE)}"
+    # scoring and selection before target trainings (below the proxy runs): left to the scheduler, a
+    # long score job (CRAIG's) could start last and hold its branch's target job past the others
+    priority: 5
     conda:
         "../envs/prunebench.yaml"
     resources:
@@ -38,6 +41,7 @@ rule select:
         f"{OUT}/{paths.benchmark('select', SCOPE)}"
     wildcard_constraints:
         method=SUBSET_METHODS,
+    priority: 5  # as score's
     conda:
         "../envs/prunebench.yaml"
     params:

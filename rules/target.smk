@@ -38,3 +38,5 @@ use rule train_target as train_target_full with:
         job_files("train_target", f"{OUT}/{paths.TARGET}", ["1.0"]),
     wildcard_constraints:
         method=FULL_METHODS,
+    # the longest trainings (the whole pool) start first, so no core waits for them at the end
+    priority: 5
